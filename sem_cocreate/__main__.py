@@ -1,0 +1,3 @@
+from sem_cocreate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""Command-line interface: a thin wrapper over the public API.
+
+Each subcommand has a parser builder ``_add_<name>`` and a ``cmd_<name>(args) -> int`` that calls
+the same functions a notebook would. Heavy libraries are imported inside the ``cmd_`` functions so
+that ``--help`` stays fast. :func:`main` turns :class:`SemCocreateError` into one line on stderr
+and exit status 2 (3 for a model that did not converge or is not identified).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .exceptions import SemCocreateError
+
+DEFAULT_INSTRUMENT = "questionnaires/cocreation.yaml"
+
+
+def _csv_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _add_common_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=_positive_int, default=None,
+                   help="every random draw follows from it: same seed, same numbers (default: 20260101 for fit)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run resamples / replications on a Dask distributed cluster at ADDRESS")
+
+
+def _add_fit(sub) -> None:
+    p = sub.add_parser(
+        "fit",
+        help="screen, fit measurement and structural models, test hypotheses and mediation, write results and report",
+        description="Screen the data, fit the measurement and structural models, test the hypotheses and the "
+                    "mediation, write the results folder and the report. With no arguments: the embedded "
+                    "default study (questionnaires/ instrument, data/ demo data, default model) into "
+                    "reports/cocreation_demo/.",
+    )
+    p.add_argument("--data", metavar="FILE",
+                   help="csv, xlsx, sav, dta, a Qualtrics csv export or a Wenjuanxing export")
+    p.add_argument("--model", metavar="FILE",
+                   help="a lavaan-syntax model (=~ ~ ~~ ~1 := labels, fixed values, equality by label)")
+    p.add_argument("--instrument", metavar="FILE", default=None,
+                   help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
+    p.add_argument("--mapping", metavar="FILE", default=None,
+                   help="optional YAML/CSV mapping of data columns to item ids")
+    p.add_argument("--estimator", default="ml", type=str.lower, choices=["ml", "mlr", "wlsmv"],
+                   help="estimator (default ml)")
+    p.add_argument("--missing", default=None, type=str.lower, choices=["listwise", "fiml"],
+                   help="listwise (default for ml) or fiml (ml and mlr)")
+    p.add_argument("--group", metavar="COLUMN", default=None,
+                   help="multi-group model by this column")
+    p.add_argument("--invariance", action="store_true",
+                   help="with --group: configural, metric, scalar and strict invariance tests")
+    p.add_argument("--free", action="append", default=[], metavar="PARAM",
+                   help="with --invariance: free this constrained parameter (partial invariance), e.g. 'ks3~1'")
+    p.add_argument("--bootstrap", type=_positive_int, default=0, metavar="N",
+                   help="bootstrap resamples for indirect effects and other defined parameters (0 = delta method)")
+    p.add_argument("--ci", default="perc", type=str.lower, choices=["perc", "bc", "bca", "mc"],
+                   help="interval for defined parameters: percentile (default), bias-corrected, BCa, Monte Carlo")
+    p.add_argument("--screening", metavar="FILE", default=None,
+                   help="YAML with screening rule settings (see `screen --help`)")
+    p.add_argument("--no-screening", action="store_true", help="skip careless-responding screening")
+    _add_common_run(p)
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="results folder (created; an existing non-empty one is refused unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="allow writing into an existing non-empty --out")
+    p.add_argument("--format", default="html,md", type=_csv_list,
+                   help="report formats: html,md,docx (default html,md)")
+    p.add_argument("--lang", default="en", type=_csv_list, help="report language(s): en,zh (default en)")
+    p.set_defaults(func=cmd_fit)
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="(re)render the report of a results folder",
+                       description="Render the report of a results folder from its files (never refits).")
+    p.add_argument("dir", metavar="DIR", help="a results folder written by `fit`")
+    p.add_argument("--format", default="html,md", type=_csv_list, help="html,md,docx (default html,md)")
+    p.add_argument("--lang", default="en", type=_csv_list, help="en,zh (default en)")
+    p.set_defaults(func=cmd_report)
+
+
+def _add_screen(sub) -> None:
+    p = sub.add_parser("screen", help="data checks and careless-responding screening only",
+                       description="Read and validate the data against the instrument, screen for careless "
+                                   "responding, write the cleaned data, exclusions.csv and screening.json.")
+    p.add_argument("--data", metavar="FILE", required=True, help="the survey export")
+    p.add_argument("--instrument", metavar="FILE", default=None,
+                   help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
+    p.add_argument("--mapping", metavar="FILE", default=None, help="column-to-item mapping file")
+    p.add_argument("--config", metavar="FILE", default=None, help="YAML with screening rule settings")
+    p.add_argument("--set", action="append", default=[], metavar="RULE.KEY=VALUE",
+                   help="override a screening setting, e.g. speeders.fraction_of_median=0.4 or mahalanobis.enabled=false")
+    p.add_argument("--out", metavar="DIR", required=True, help="results folder")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_screen)
+
+
+def _add_simulate(sub) -> None:
+    p = sub.add_parser("simulate", help="draw SIMULATED Likert survey data from a population model",
+                       description="Draw simulated Likert responses from the co-creation population model "
+                                   "(or one given in YAML). Output is labelled as simulated.")
+    p.add_argument("--n", type=_positive_int, default=600, help="respondents (default 600)")
+    p.add_argument("--seed", type=_positive_int, default=None, help="random seed")
+    p.add_argument("--out", metavar="FILE", required=True, help="csv file to write")
+    p.add_argument("--instrument", metavar="FILE", default=None, help="questionnaire YAML")
+    p.add_argument("--population", metavar="FILE", default=None, help="population model YAML")
+    p.add_argument("--missing", type=float, default=0.0, help="MCAR missing rate (default 0)")
+    p.add_argument("--mar", type=float, default=0.0, help="MAR missing rate (default 0)")
+    p.add_argument("--careless", type=float, default=0.0, help="share of careless respondents (default 0)")
+    p.add_argument("--roles", action="store_true", help="two respondent roles (solver, seeker) with different paths")
+    p.add_argument("--skew", type=float, default=0.0, help="threshold skew (default 0: symmetric)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_simulate)
+
+
+def _add_power(sub) -> None:
+    p = sub.add_parser("power", help="Monte Carlo power and sample-size planning",
+                       description="Monte Carlo power of every structural path and indirect effect, "
+                                   "for one or more sample sizes (SIMULATED data).")
+    p.add_argument("--model", metavar="FILE", default=None, help="population model YAML (default: the co-creation model)")
+    p.add_argument("--n", default="200,300,500", type=_csv_list, help="sample sizes, comma-separated")
+    p.add_argument("--reps", type=_positive_int, default=200, help="replications per sample size")
+    p.add_argument("--alpha", type=float, default=0.05)
+    _add_common_run(p)
+    p.add_argument("--out", metavar="DIR", default=None, help="folder for power.csv")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_power)
+
+
+def _add_questionnaire(sub) -> None:
+    p = sub.add_parser("questionnaire", help="validate an instrument and export it",
+                       description="Validate a questionnaire YAML, or export it for fielding.")
+    p.add_argument("action", choices=["validate", "export"], help="validate or export")
+    p.add_argument("file", metavar="FILE", nargs="?", default=None,
+                   help=f"questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
+    p.add_argument("--format", default="html,md", type=_csv_list,
+                   help="html,md,qualtrics,limesurvey,codebook (default html,md)")
+    p.add_argument("--lang", default="en", type=_csv_list, help="en,zh (default en)")
+    p.add_argument("--role", default=None, help="solver or seeker wording (default: all)")
+    p.add_argument("--out", metavar="DIR", default=None, help="folder for exported files")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_questionnaire)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sem_cocreate",
+        description="Survey SEM for value co-creation in crowdsourcing innovation.",
+    )
+    parser.add_argument("--version", action="version", version=f"sem_cocreate {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_fit, _add_report, _add_screen, _add_simulate, _add_power, _add_questionnaire):
+        add(sub)
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .pipeline import run_fit
+
+    return run_fit(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import render_report
+
+    paths = render_report(args.dir, formats=args.format, langs=args.lang)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    from .pipeline import run_screen
+
+    return run_screen(args)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .pipeline import run_simulate
+
+    return run_simulate(args)
+
+
+def cmd_power(args: argparse.Namespace) -> int:
+    from .pipeline import run_power
+
+    return run_power(args)
+
+
+def cmd_questionnaire(args: argparse.Namespace) -> int:
+    from .pipeline import run_questionnaire
+
+    return run_questionnaire(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` (default: the process arguments); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        if argv is None and len(sys.argv) <= 1 or argv == []:
+            parser.print_help()
+            return 0
+    try:
+        return int(args.func(args) or 0)
+    except SemCocreateError as err:
+        if args.debug:
+            raise
+        msg = " ".join(str(err).split())
+        print(f"error: {msg}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
