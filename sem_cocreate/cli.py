@@ -188,25 +188,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    from .pipeline import run_screen
+    from .screening import run_screen
 
     return run_screen(args)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .pipeline import run_simulate
+    from .simulate import run_simulate
 
     return run_simulate(args)
 
 
 def cmd_power(args: argparse.Namespace) -> int:
-    from .pipeline import run_power
+    from .power import run_power
 
     return run_power(args)
 
 
 def cmd_questionnaire(args: argparse.Namespace) -> int:
-    from .pipeline import run_questionnaire
+    from .questionnaire import run_questionnaire
 
     return run_questionnaire(args)
 
