@@ -1,0 +1,260 @@
+"""Maximum-likelihood estimation on sample moments: objective, analytic gradient, Fisher scoring.
+
+The discrepancy is lavaan's ML fit function summed over groups,
+``F(theta) = sum_g (n_g / N) [log|Sigma_g| + tr(S_g Sigma_g^-1) - log|S_g| - p + (ybar_g - mu_g)' Sigma_g^-1 (ybar_g - mu_g)]``
+with ``S_g`` the covariance matrix with divisor ``n_g`` (lavaan's ``likelihood = "normal"``), so that
+the chi-square is ``N * F`` at the minimum. Its expected Hessian is ``2 * sum_g (n_g/N) I_g`` where
+``I_g`` is the unit expected information; Fisher scoring with a backtracking line search converges
+quadratically from the starting values, with BFGS as a fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class SampleStats:
+    """Complete-data sample moments per group (covariance with divisor n, as lavaan's ML)."""
+
+    n: list[int]
+    cov: list[np.ndarray]
+    mean: list[np.ndarray]
+
+    @property
+    def ntotal(self) -> int:
+        return int(sum(self.n))
+
+
+def sample_stats(frames, ov_names) -> SampleStats:
+    """Sample moments of ``ov_names`` in each data frame (one per group); data must be complete."""
+    ns, covs, means = [], [], []
+    for df in frames:
+        X = df[list(ov_names)].to_numpy(dtype=float)
+        n = X.shape[0]
+        mean = X.mean(axis=0)
+        Xc = X - mean
+        ns.append(n)
+        covs.append(Xc.T @ Xc / n)
+        means.append(mean)
+    return SampleStats(ns, covs, means)
+
+
+class NotPositiveDefinite(Exception):
+    pass
+
+
+def _chol_inv_logdet(sigma):
+    try:
+        L = np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        raise NotPositiveDefinite from None
+    logdet = 2.0 * np.log(np.diag(L)).sum()
+    inv = np.linalg.inv(sigma)
+    return inv, logdet
+
+
+def ml_value(model, theta, stats: SampleStats) -> float:
+    """ML discrepancy F(theta) (chi-square / N); ``inf`` where Sigma is not positive definite."""
+    N = stats.ntotal
+    total = 0.0
+    try:
+        for g, (sigma, mu, *_rest) in enumerate(model.implied(theta)):
+            inv, logdet = _chol_inv_logdet(sigma)
+            S = stats.cov[g]
+            p = S.shape[0]
+            f = logdet + np.trace(S @ inv) - _logdet(S) - p
+            if model.meanstructure:
+                d = stats.mean[g] - mu
+                f += d @ inv @ d
+            total += stats.n[g] / N * f
+    except NotPositiveDefinite:
+        return np.inf
+    return float(total)
+
+
+def _logdet(S):
+    sign, val = np.linalg.slogdet(S)
+    return val if sign > 0 else np.nan
+
+
+def ml_value_grad_info(model, theta, stats: SampleStats, *, want_info: bool = True):
+    """F, its gradient and the expected information ``sum_g (n_g/N) I_g`` (unit, per observation)."""
+    N = stats.ntotal
+    implied = model.implied(theta)
+    derivs = model.derivatives(theta, implied)
+    f_total = 0.0
+    grad = np.zeros(model.npar)
+    info = np.zeros((model.npar, model.npar)) if want_info else None
+    for g, ((sigma, mu, *_r), (dS, dm)) in enumerate(zip(implied, derivs)):
+        inv, logdet = _chol_inv_logdet(sigma)
+        S = stats.cov[g]
+        p = S.shape[0]
+        w_g = stats.n[g] / N
+        f = logdet + np.trace(S @ inv) - _logdet(S) - p
+        R = sigma - S
+        if model.meanstructure:
+            d = stats.mean[g] - mu
+            f += d @ inv @ d
+            R = R - np.outer(d, d)
+            wvec = inv @ d
+        W = inv @ R @ inv
+        g_vec = np.einsum("ij,kij->k", W, dS)
+        if model.meanstructure:
+            g_vec = g_vec - 2.0 * dm @ wvec
+        f_total += w_g * f
+        grad += w_g * g_vec
+        if want_info:
+            X = np.einsum("ij,kjl->kil", inv, dS)          # inv @ dS_k
+            info_g = 0.5 * np.einsum("kij,lji->kl", X, X)
+            if model.meanstructure:
+                info_g += dm @ inv @ dm.T
+            info += w_g * info_g
+    return float(f_total), grad, info
+
+
+@dataclass
+class OptimResult:
+    theta: np.ndarray
+    fmin: float
+    converged: bool
+    iterations: int
+    message: str
+    grad_max: float
+
+
+def fisher_scoring(model, stats, start, *, maxit: int = 300, gtol: float = 1e-9) -> OptimResult:
+    """Minimise the ML discrepancy by Fisher scoring with backtracking (BFGS fallback)."""
+    theta = np.asarray(start, dtype=float).copy()
+    f0 = ml_value(model, theta, stats)
+    if not np.isfinite(f0):
+        theta = _bfgs(model, stats, theta)
+    it = 0
+    message = "converged"
+    last_f = np.inf
+    for it in range(1, maxit + 1):
+        try:
+            f, g, info = ml_value_grad_info(model, theta, stats)
+        except NotPositiveDefinite:
+            return OptimResult(theta, np.inf, False, it, "implied covariance not positive definite", np.inf)
+        gmax = float(np.max(np.abs(g))) if g.size else 0.0
+        if gmax < gtol:
+            return OptimResult(theta, f, True, it, message, gmax)
+        H = 2.0 * info
+        try:
+            step = np.linalg.solve(H + 1e-12 * np.eye(len(g)) * max(1.0, np.trace(H) / len(g)), g)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(H, g, rcond=None)[0]
+        if not np.all(np.isfinite(step)) or step @ g <= 0:
+            step = g  # steepest descent fallback
+        t = 1.0
+        accepted = False
+        for _ in range(40):
+            cand = theta - t * step
+            fc = ml_value(model, cand, stats)
+            if np.isfinite(fc) and fc <= f - 1e-4 * t * (g @ step):
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            # stuck: either converged to the precision of F, or a bad region
+            if abs(last_f - f) < 1e-13 or gmax < 1e-6:
+                return OptimResult(theta, f, gmax < 1e-5, it, "line search stalled", gmax)
+            theta = _bfgs(model, stats, theta)
+            last_f = f
+            continue
+        theta = cand
+        last_f = f
+    f, g, _ = ml_value_grad_info(model, theta, stats, want_info=False)
+    gmax = float(np.max(np.abs(g))) if g.size else 0.0
+    return OptimResult(theta, f, gmax < 1e-6, it, "iteration limit reached", gmax)
+
+
+def _bfgs(model, stats, theta):
+    from scipy.optimize import minimize
+
+    def fun(x):
+        try:
+            f, g, _ = ml_value_grad_info(model, x, stats, want_info=False)
+        except NotPositiveDefinite:
+            return 1e10, np.zeros_like(x)
+        return f, g
+
+    res = minimize(fun, theta, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10})
+    return res.x
+
+
+def start_values(model, stats) -> np.ndarray:
+    """lavaan-like simple starting values: marker-based loadings, half the observed variances."""
+    spec = model.spec
+    pt = spec.partable
+    theta = np.zeros(model.npar)
+    set_ = np.zeros(model.npar, dtype=bool)
+    ov_index = {v: i for i, v in enumerate(model.ov)}
+    lv_set = set(model.lv)
+    for r in pt.itertuples(index=False):
+        if r.free == 0:
+            continue
+        k = int(r.free) - 1
+        if set_[k]:
+            continue
+        g = int(r.group) - 1
+        S = stats.cov[g]
+        val = 0.0
+        if not np.isnan(r.start):
+            val = r.start
+        elif r.op == "=~":
+            val = _loading_start(pt, g + 1, r.lhs, r.rhs, S, ov_index, lv_set)
+        elif r.op == "~~" and r.lhs == r.rhs:
+            if r.lhs in ov_index:
+                val = 0.5 * S[ov_index[r.lhs], ov_index[r.lhs]]
+            else:
+                val = _lv_var_start(pt, g + 1, r.lhs, S, ov_index, lv_set)
+        elif r.op == "~1":
+            val = stats.mean[g][ov_index[r.lhs]] if r.lhs in ov_index else 0.0
+        theta[k] = val
+        set_[k] = True
+    return theta
+
+
+def _indicators(pt, group, lv, ov_index):
+    sel = (pt["group"] == group) & (pt["op"] == "=~") & (pt["lhs"] == lv)
+    return [(r.rhs, r.free, r.ustart) for r in pt[sel].itertuples(index=False) if r.rhs in ov_index]
+
+
+def _loading_start(pt, group, lv, ind, S, ov_index, lv_set):
+    if ind not in ov_index:
+        return 1.0
+    inds = _indicators(pt, group, lv, ov_index)
+    marker = next((x for x, free, us in inds if free == 0 and us and not np.isnan(us) and us != 0), None)
+    if marker is None or marker == ind:
+        # no marker (e.g. NA* with latent variance fixed to 1): sqrt of half the variance
+        return float(np.sqrt(max(0.5 * S[ov_index[ind], ov_index[ind]], 1e-4)))
+    others = [x for x, *_ in inds if x not in (marker, ind)]
+    i, m = ov_index[ind], ov_index[marker]
+    ratios = []
+    for o in others:
+        k = ov_index[o]
+        if abs(S[m, k]) > 1e-8:
+            ratios.append(S[i, k] / S[m, k])
+    if ratios:
+        val = float(np.median(ratios))
+    else:
+        val = 1.0
+    if not np.isfinite(val) or abs(val) > 10:
+        val = 1.0
+    return val
+
+
+def _lv_var_start(pt, group, lv, S, ov_index, lv_set):
+    inds = _indicators(pt, group, lv, ov_index)
+    if len(inds) >= 2:
+        m = ov_index[inds[0][0]]
+        covs = [abs(S[m, ov_index[x]]) for x, *_ in inds[1:]]
+        val = float(np.mean(covs))
+        if val > 1e-4:
+            return val
+        return 0.5 * S[m, m]
+    return 0.05

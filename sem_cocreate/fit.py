@@ -1,0 +1,407 @@
+"""Fit a CFA/SEM by maximum likelihood and return one frozen :class:`SEMResult`.
+
+``fit_sem(model, data, *, estimator="ML", missing="listwise", group=None)`` follows lavaan 0.6.14's
+``sem()`` defaults (see :mod:`sem_cocreate.spec`), estimates with analytic derivatives and Fisher
+scoring (:mod:`sem_cocreate.estimate`), takes standard errors from the expected information,
+adds ``:=`` parameters with delta-method SEs (:mod:`sem_cocreate.defined`), standardized solutions
+(:mod:`sem_cocreate.standardize`) and lavaan's fit measures (:mod:`sem_cocreate.fitmeasures`).
+The estimator-specific parts (MLR, FIML, WLSMV) live in their own modules and plug in here.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError, FitError, FitWarning, OptionError
+from .spec import ModelSpec, build_spec
+
+EST_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci.lower", "ci.upper",
+               "std.lv", "std.all"]
+
+
+@dataclass(frozen=True)
+class SEMResult:
+    """A fitted model: lavaan-shaped tables plus what later stages need to reuse it.
+
+    Attributes
+    ----------
+    spec : ModelSpec
+    estimates : DataFrame
+        ``parameterEstimates(fit, standardized=TRUE)`` columns (+ ``group`` with several groups).
+    fit : Series
+        Indexed by lavaan ``fitMeasures()`` names.
+    n_obs : int
+    converged : bool
+    notes : tuple of str
+    r2 : DataFrame
+        ``group, variable, r2`` for every endogenous variable.
+    """
+
+    spec: ModelSpec
+    estimates: pd.DataFrame
+    fit: pd.Series
+    n_obs: int
+    converged: bool
+    notes: tuple[str, ...] = ()
+    r2: pd.DataFrame | None = None
+    estimator: str = "ML"
+    missing: str = "listwise"
+    theta: np.ndarray | None = None
+    vcov: np.ndarray | None = None
+    internals: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+# ----------------------------------------------------------------------------- data preparation
+
+def _group_frames(spec_groups, data: pd.DataFrame, group: str | None):
+    if group is None:
+        return [data]
+    return [data[data[group].astype(str) == g] for g in spec_groups]
+
+
+def group_levels(data: pd.DataFrame, group: str) -> tuple[str, ...]:
+    """Group labels in lavaan's order (order of first appearance in the data)."""
+    if group not in data.columns:
+        raise DataError(f"group column {group!r} is not in the data; columns include "
+                        f"{', '.join(map(str, list(data.columns)[:8]))}")
+    col = data[group].dropna().astype(str)
+    levels = tuple(pd.unique(col))
+    if len(levels) < 2:
+        raise DataError(f"group column {group!r} has fewer than two groups; drop --group or check the column")
+    return levels
+
+
+def prepare_data(spec: ModelSpec, data: pd.DataFrame, *, group: str | None, missing: str):
+    """Numeric, listwise-complete (unless FIML) data of the model's observed variables, per group."""
+    cols = list(spec.ov_names)
+    missing_cols = [c for c in cols if c not in data.columns]
+    if missing_cols:
+        raise DataError(f"the data lack the model variable(s) {', '.join(missing_cols)}; "
+                        "check the model syntax or the column names")
+    use = data[cols + ([group] if group else [])].copy()
+    for c in cols:
+        if not pd.api.types.is_numeric_dtype(use[c]):
+            conv = pd.to_numeric(use[c], errors="coerce")
+            bad = use[c][conv.isna() & use[c].notna()]
+            if len(bad):
+                raise DataError(f"column {c!r} has non-numeric value {bad.iloc[0]!r} "
+                                f"(data row {bad.index[0] + 1 if isinstance(bad.index[0], (int, np.integer)) else bad.index[0]}); "
+                                "recode it or mark it missing")
+            use[c] = conv
+        use[c] = use[c].astype(float)
+    if group:
+        use = use[use[group].notna()]
+    n_before = len(use)
+    if missing == "listwise":
+        use = use.dropna(subset=cols)
+    if len(use) == 0:
+        raise DataError("no complete responses left for the model variables; check the data or use --missing fiml")
+    frames = _group_frames(spec.groups, use, group)
+    for g, f in zip(spec.groups, frames):
+        if len(f) < 2:
+            raise DataError(f"group {g!r} has {len(f)} complete response(s); a model needs many more")
+    return frames, n_before - len(use)
+
+
+# ----------------------------------------------------------------------------- fitting
+
+def fit_sem(
+    model: str | ModelSpec,
+    data: pd.DataFrame,
+    *,
+    estimator: str = "ML",
+    missing: str = "listwise",
+    group: str | None = None,
+    group_equal: tuple[str, ...] = (),
+    group_partial: tuple[str, ...] = (),
+    meanstructure: bool | None = None,
+    start: np.ndarray | None = None,
+    raise_on_failure: bool = False,
+) -> SEMResult:
+    """Fit a lavaan-syntax model by maximum likelihood (or MLR / FIML / WLSMV).
+
+    Parameters
+    ----------
+    model : str or ModelSpec
+        lavaan syntax or a built specification.
+    data : DataFrame
+        One row per respondent; the model's observed variables as numeric columns.
+    estimator : {"ML", "MLR", "WLSMV"}
+    missing : {"listwise", "fiml"}
+    group : str, optional
+        Column defining groups for a multi-group model.
+    group_equal, group_partial : tuple of str
+        lavaan's ``group.equal`` / ``group.partial``.
+    raise_on_failure : bool
+        Raise :class:`FitError` instead of returning ``converged=False``.
+
+    Returns
+    -------
+    SEMResult
+
+    Notes
+    -----
+    Checked against lavaan 0.6.14 ``sem()`` / ``cfa()``: estimates, SEs and std.all within 0.001,
+    chi-square within 0.01% (tests/test_fit_reference.py).
+    """
+    estimator = estimator.upper()
+    missing = (missing or "listwise").lower()
+    if estimator not in ("ML", "MLR", "WLSMV"):
+        raise OptionError(f"estimator {estimator!r} is not supported; use ML, MLR or WLSMV")
+    if missing not in ("listwise", "fiml", "ml"):
+        raise OptionError(f"missing={missing!r} is not supported; use listwise or fiml")
+    if missing == "ml":
+        missing = "fiml"
+    if missing == "fiml" and estimator == "WLSMV":
+        raise OptionError("--missing fiml works with ml and mlr only; WLSMV uses pairwise information")
+    if not isinstance(data, pd.DataFrame) or len(data) == 0:
+        raise DataError("the data are empty; give a file with at least one response row")
+    groups = group_levels(data, group) if group else ("",)
+    if isinstance(model, ModelSpec):
+        spec = model
+    else:
+        ms = meanstructure
+        if ms is None and missing == "fiml":
+            ms = True
+        spec = build_spec(model, data_columns=data.columns, groups=groups, meanstructure=ms,
+                          group_equal=tuple(group_equal), group_partial=tuple(group_partial))
+    frames, n_dropped = prepare_data(spec, data, group=group, missing=missing)
+    if estimator == "WLSMV":
+        from .ordinal import fit_wlsmv
+
+        return fit_wlsmv(spec, frames, group=group)
+    if missing == "fiml":
+        from .fiml import fit_fiml
+
+        return fit_fiml(spec, frames, estimator=estimator, group=group)
+    return _fit_ml_complete(spec, frames, estimator=estimator, n_dropped=n_dropped, start=start,
+                            raise_on_failure=raise_on_failure)
+
+
+def _fixed_x_getter(stats, ov_index):
+    def get(g, lhs, op, rhs):
+        if op == "~~":
+            return stats.cov[g][ov_index[lhs], ov_index[rhs]]
+        if op == "~1":
+            return stats.mean[g][ov_index[lhs]]
+        return np.nan
+    return get
+
+
+def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on_failure=False):
+    from .estimate import fisher_scoring, sample_stats, start_values
+    from .model import RAMModel
+
+    stats = sample_stats(frames, spec.ov_names)
+    ov_index = {v: i for i, v in enumerate(spec.ov_names)}
+    for g, S in enumerate(stats.cov):
+        if np.any(np.diag(S) <= 0):
+            const = [spec.ov_names[i] for i in np.where(np.diag(S) <= 0)[0]]
+            raise DataError(f"variable(s) {', '.join(const)} have zero variance"
+                            f"{' in group ' + spec.groups[g] if len(frames) > 1 else ''}; drop them from the model")
+    model = RAMModel(spec, fixed_x_values=_fixed_x_getter(stats, ov_index))
+    theta0 = start_values(model, stats) if start is None else np.asarray(start, float)
+    opt = fisher_scoring(model, stats, theta0)
+    notes: list[str] = []
+    if n_dropped:
+        notes.append(f"{n_dropped} response(s) with missing answers were dropped (listwise deletion)")
+    converged = opt.converged
+    if not converged:
+        notes.append(f"the optimizer did not converge ({opt.message}); results are not trustworthy")
+    result = assemble_result(spec, model, stats, opt.theta, estimator=estimator, missing="listwise",
+                             frames=frames, converged=converged, notes=notes, fmin=opt.fmin)
+    if raise_on_failure and not result.converged:
+        raise FitError("the model did not converge; " + "; ".join(result.notes))
+    return result
+
+
+def information_checks(info: np.ndarray, npar: int):
+    """Return (vcov_unit, identified, message) from the unit information matrix."""
+    if npar == 0:
+        return np.zeros((0, 0)), True, ""
+    eig = np.linalg.eigvalsh(info)
+    scale = max(abs(eig).max(), 1e-300)
+    if eig.min() < 1e-10 * scale:
+        return None, False, ("the information matrix is singular (smallest eigenvalue "
+                             f"{eig.min():.2e}): the model is not identified")
+    return np.linalg.inv(info), True, ""
+
+
+def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, converged, notes,
+                    fmin, vcov=None, test=None, extra_fit=None, chisq=None, internals=None) -> SEMResult:
+    """Build the estimates table, fit measures and R² for a solution ``theta``.
+
+    Estimators plug in through ``vcov`` (the parameter covariance matrix; default: inverse expected
+    information / N), ``chisq`` (default ``N * fmin``) and ``extra_fit`` (more fit measures).
+    """
+    from scipy.stats import norm
+
+    from .defined import DefinedParameters
+    from .estimate import ml_value_grad_info
+    from .fitmeasures import fit_measures
+    from .standardize import standardize
+
+    notes = list(notes)
+    N = stats.ntotal
+    npar = model.npar
+    implied = model.implied(theta)
+    identified = True
+    if vcov is None:
+        _, _, info = ml_value_grad_info(model, theta, stats)
+        vcov_unit, identified, msg = information_checks(info, npar)
+        if not identified:
+            notes.append(msg)
+            vcov = np.full((npar, npar), np.nan)
+        else:
+            vcov = vcov_unit / N
+    se_free = np.sqrt(np.clip(np.diag(vcov), 0, None)) if npar else np.zeros(0)
+    pt = spec.partable
+    values = model.param_values(theta)
+    se = np.zeros(len(pt))
+    for r, f in enumerate(pt["free"].to_numpy()):
+        se[r] = se_free[f - 1] if f > 0 else 0.0
+    # labels → values for defined parameters
+    label_rows: dict[str, int] = {}
+    for r, row in enumerate(pt.itertuples(index=False)):
+        if row.label and row.label not in label_rows:
+            label_rows[row.label] = r
+        label_rows[row.plabel] = r
+
+    def labels_of(vals_by_row):
+        return {lab: vals_by_row[r] for lab, r in label_rows.items()}
+
+    def label_env(th):
+        return labels_of(model.param_values(th) if not np.iscomplexobj(th) else _param_values_complex(model, th))
+
+    dp = DefinedParameters(spec.defined, label_env)
+    std_lv = standardize(model, theta, implied, values, which="std.lv")
+    std_all = standardize(model, theta, implied, values, which="std.all")
+    rows = []
+    z = np.where(se > 0, values / np.where(se > 0, se, 1), np.nan)
+    zcrit = norm.ppf(0.975)
+    for r, row in enumerate(pt.itertuples(index=False)):
+        fixed = row.free == 0
+        rows.append({
+            "lhs": row.lhs, "op": row.op, "rhs": row.rhs,
+            "label": row.label if not str(row.label).startswith(".eq.") else "",
+            "group": int(row.group),
+            "est": values[r],
+            "se": 0.0 if fixed else se[r],
+            "z": np.nan if fixed else z[r],
+            "pvalue": np.nan if fixed else 2 * norm.sf(abs(z[r])),
+            "ci.lower": values[r] if fixed else values[r] - zcrit * se[r],
+            "ci.upper": values[r] if fixed else values[r] + zcrit * se[r],
+            "std.lv": std_lv[r], "std.all": std_all[r],
+        })
+    if len(dp):
+        dvals = dp.values(theta)
+        if identified:
+            dcov = dp.delta_cov(theta, vcov)
+            dse = np.sqrt(np.clip(np.diag(dcov), 0, None))
+        else:
+            dse = np.full(len(dp), np.nan)
+        dstd_lv = np.real(dp.values_from_env(labels_of(std_lv)))
+        dstd_all = np.real(dp.values_from_env(labels_of(std_all)))
+        for i, name in enumerate(dp.names):
+            zz = dvals[i] / dse[i] if dse[i] > 0 else np.nan
+            rows.append({
+                "lhs": name, "op": ":=", "rhs": dp.expressions[i], "label": name, "group": 0,
+                "est": dvals[i], "se": dse[i], "z": zz,
+                "pvalue": 2 * norm.sf(abs(zz)) if np.isfinite(zz) else np.nan,
+                "ci.lower": dvals[i] - zcrit * dse[i], "ci.upper": dvals[i] + zcrit * dse[i],
+                "std.lv": dstd_lv[i], "std.all": dstd_all[i],
+            })
+    est = pd.DataFrame(rows)
+    cols = EST_COLUMNS.copy()
+    if len(spec.groups) > 1:
+        cols.insert(4, "group")
+    est = est[cols]
+    # fit measures
+    p = len(spec.ov_names)
+    ndat = len(spec.groups) * (p * (p + 1) // 2 + (p if spec.meanstructure else 0))
+    nfixedx = 0
+    if spec.ov_x:
+        nx = len(spec.ov_x)
+        nfixedx = len(spec.groups) * (nx * (nx + 1) // 2 + (nx if spec.meanstructure else 0))
+    df = ndat - npar - nfixedx
+    if chisq is None:
+        chisq = N * fmin
+    fm = fit_measures(chisq=chisq, df=df, npar=npar, stats=stats, implied=implied,
+                      meanstructure=spec.meanstructure, ngroups=len(spec.groups))
+    if extra_fit:
+        fm.update(extra_fit)
+    # checks: Heywood cases, PD
+    notes.extend(_solution_notes(spec, est, implied))
+    if not identified:
+        converged_flag = False
+    else:
+        converged_flag = converged
+    for n in notes:
+        if "Heywood" in n or "not identified" in n or "did not converge" in n or "not positive" in n:
+            warnings.warn(n, FitWarning, stacklevel=3)
+    r2 = _r2_table(spec, model, theta, implied)
+    return SEMResult(
+        spec=spec, estimates=est, fit=pd.Series(fm, dtype=float), n_obs=N, converged=converged_flag,
+        notes=tuple(notes), r2=r2, estimator=estimator, missing=missing, theta=theta, vcov=vcov,
+        internals={"model": model, "stats": stats, "frames": frames, "identified": identified,
+                   **(internals or {})},
+    )
+
+
+def _param_values_complex(model, theta):
+    mats_out = np.full(len(model.row_pos), np.nan, dtype=complex)
+    pt = model.spec.partable
+    free = pt["free"].to_numpy()
+    base_vals = None
+    for r, f in enumerate(free):
+        if f > 0:
+            mats_out[r] = theta[f - 1]
+        else:
+            if base_vals is None:
+                base_vals = model.param_values(np.real(theta).astype(float))
+            mats_out[r] = base_vals[r]
+    return mats_out
+
+
+def _solution_notes(spec, est, implied) -> list[str]:
+    notes = []
+    lv = set(spec.lv_names)
+    var_rows = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])]
+    neg = var_rows[var_rows["est"] < 0]
+    for r in neg.itertuples(index=False):
+        kind = "latent variance" if r.lhs in lv else "residual variance"
+        notes.append(f"Heywood case: negative {kind} of {r.lhs} ({r.est:.3f})")
+    load = est[(est["op"] == "=~") & (est["std.all"].abs() > 1)]
+    for r in load.itertuples(index=False):
+        notes.append(f"Heywood case: standardized loading {r.lhs} =~ {r.rhs} is {list(r)[-1]:.3f} (> 1)")
+    for g, (sigma, *_rest, full, _mf) in enumerate(implied):
+        nlv = len(spec.lv_names)
+        if nlv:
+            lvcov = full[len(spec.ov_names):, len(spec.ov_names):]
+            ev = np.linalg.eigvalsh(lvcov)
+            if ev.min() < -1e-10:
+                notes.append("the model-implied latent covariance matrix is not positive definite"
+                             + (f" in group {spec.groups[g]}" if len(spec.groups) > 1 else ""))
+    return notes
+
+
+def _r2_table(spec, model, theta, implied) -> pd.DataFrame:
+    pt = spec.partable
+    rows = []
+    endo = set(pt.loc[pt["op"] == "~", "lhs"]) | set(pt.loc[(pt["op"] == "=~"), "rhs"])
+    mats = model.matrices(theta)
+    for g, (sigma, mu, E, full, mean_full) in enumerate(implied):
+        for v in model.vars:
+            if v not in endo or v in spec.ov_x:
+                continue
+            i = model.index[v]
+            total = full[i, i]
+            resid = mats[g].S[i, i]
+            rows.append({"group": g + 1, "variable": v, "r2": 1 - resid / total if total else np.nan})
+    return pd.DataFrame(rows, columns=["group", "variable", "r2"])
