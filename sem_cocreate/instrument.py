@@ -8,7 +8,22 @@ validates it against the schema in :mod:`sem_cocreate._instrument_schema` and re
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from .exceptions import DataWarning
+
+#: The repository-relative location of the default co-creation instrument.
+DEFAULT_INSTRUMENT_RELPATH = "questionnaires/cocreation.yaml"
+
+
+class InstrumentWarning(DataWarning):
+    """Something in an instrument deserves attention but is not an error (e.g. a 2-item construct)."""
+
+
+def _norm(text: object) -> str:
+    return " ".join(str(text).split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -18,6 +33,24 @@ class ScalePoint:
     code: int
     label_en: str
     label_zh: str
+    name: str = ""                            # machine name, e.g. "solver" for the role option 1
+    aliases: tuple[str, ...] = ()             # other texts that mean this option in exports
+
+    def matches(self, value: object) -> bool:
+        """True if ``value`` is this option's code (as number or text), name, label or an alias."""
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, (int, float)):
+            return float(value) == float(self.code)
+        text = _norm(value)
+        if not text:
+            return False
+        try:
+            return float(text) == float(self.code)
+        except ValueError:
+            pass
+        names = (self.name, self.label_en, self.label_zh, *self.aliases)
+        return any(text == _norm(n) for n in names if n)
 
 
 @dataclass(frozen=True)
@@ -32,6 +65,13 @@ class Item:
     roles: tuple[str, ...] = ("solver", "seeker")
     role_text: tuple[tuple[str, str, str], ...] = ()   # (role, text_en, text_zh) where wording differs
     source_labels: tuple[str, ...] = ()       # other column names / labels this item may carry in exports
+
+    def text_for(self, role: str | None = None, lang: str = "en") -> str:
+        """The wording for ``role`` (its role-specific text where one exists) in ``lang`` ("en"/"zh")."""
+        for r, en, zh in self.role_text:
+            if role is not None and r == role:
+                return zh if lang == "zh" else en
+        return self.text_zh if lang == "zh" else self.text_en
 
 
 @dataclass(frozen=True)
@@ -60,6 +100,24 @@ class Field:
     options: tuple[ScalePoint, ...] = ()      # for categorical / role / consent fields
     correct: int | None = None                # attention checks: the correct answer code
     unit: str = ""                            # e.g. "seconds" for duration
+    after: str = ""                           # construct id after whose block the field is asked ("" = intro)
+    minimum: float | None = None              # numeric / duration fields: plausible range
+    maximum: float | None = None
+    required: bool = False                    # the survey should force an answer (e.g. consent)
+
+    def code_for(self, value: object) -> int | None:
+        """The option code that ``value`` stands for (code, name, label or alias), or None."""
+        for p in self.options:
+            if p.matches(value):
+                return p.code
+        return None
+
+    def name_for(self, code: object) -> str | None:
+        """The machine name of the option with this code (e.g. 1 -> "solver"), or None."""
+        for p in self.options:
+            if p.matches(code):
+                return p.name or p.label_en
+        return None
 
 
 @dataclass(frozen=True)
@@ -72,6 +130,11 @@ class Hypothesis:
     sign: int = 1
     text_en: str = ""
     text_zh: str = ""
+
+    @property
+    def label(self) -> str:
+        """The lavaan label of this path, ``b_<to>_<from>`` (``b_RI_PS`` for ``RI ~ PS``)."""
+        return f"b_{self.to}_{self.from_}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +152,9 @@ class Instrument:
     mediators: tuple[str, ...] = ()            # construct ids treated as process mediators (e.g. RI, KS)
     version: str = "1"
     meta: tuple[tuple[str, str], ...] = field(default=())
+    instructions_en: str = ""                  # matrix stem shown above every construct block
+    instructions_zh: str = ""
+    source_path: str = ""                      # the file it was loaded from, as given
 
     # -- convenience lookups (cheap, no caching needed at these sizes) --------------------------
     @property
@@ -132,3 +198,76 @@ class Instrument:
     def anchors(self, lang: str = "zh") -> dict[str, int]:
         """Map response labels (in ``lang``) to codes, e.g. {"非常同意": 7}."""
         return {(p.label_zh if lang == "zh" else p.label_en): p.code for p in self.scale}
+
+    def role_names(self) -> tuple[str, ...]:
+        """Machine names of the respondent roles (from the role field; default solver, seeker)."""
+        f = self.field_of_kind("role")
+        if f is None or not f.options:
+            return ("solver", "seeker")
+        return tuple(p.name or p.label_en for p in f.options)
+
+    def get_field(self, field_id: str) -> Field:
+        """The non-construct field with this id (KeyError if none)."""
+        for f in self.fields:
+            if f.id == field_id:
+                return f
+        raise KeyError(field_id)
+
+    def missing_values(self) -> list[float]:
+        """The missing-value codes as numbers (codes that are not numbers are left out)."""
+        out = []
+        for code, _ in self.missing_codes:
+            try:
+                out.append(float(code))
+            except ValueError:
+                continue
+        return out
+
+    def hypothesis_edges(self) -> list[tuple[str, str]]:
+        """The hypotheses as (from, to) construct pairs, in file order."""
+        return [(h.from_, h.to) for h in self.hypotheses]
+
+    def antecedents(self) -> list[str]:
+        """Constructs with an outgoing but no incoming hypothesis, in instrument order."""
+        targets = {h.to for h in self.hypotheses}
+        starts = {h.from_ for h in self.hypotheses}
+        return [c for c in self.construct_ids() if c in starts and c not in targets]
+
+
+def default_instrument_path() -> Path:
+    """The default instrument: ``questionnaires/cocreation.yaml`` in the current directory if it
+    exists, else the copy packaged in ``sem_cocreate/resources/questionnaires/``."""
+    local = Path(DEFAULT_INSTRUMENT_RELPATH)
+    if local.is_file():
+        return local
+    return Path(__file__).resolve().parent / "resources" / DEFAULT_INSTRUMENT_RELPATH
+
+
+def load_instrument(path: str | os.PathLike[str] | None = None) -> Instrument:
+    """Read a questionnaire YAML, validate it against the schema and return an :class:`Instrument`.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The YAML file; default :func:`default_instrument_path`.
+
+    Returns
+    -------
+    Instrument
+
+    Raises
+    ------
+    InputFileError
+        The file does not exist or cannot be read.
+    InstrumentError
+        YAML syntax error (with its line) or a schema / consistency problem, as
+        ``<file>: <field path>: <problem>``, e.g. ``x.yaml: constructs[3].items[1].text.zh: missing``.
+
+    Warns
+    -----
+    InstrumentWarning
+        A construct has fewer than 3 items.
+    """
+    from ._instrument_schema import parse_instrument_file
+
+    return parse_instrument_file(default_instrument_path() if path is None else path)
