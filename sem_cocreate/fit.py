@@ -214,8 +214,15 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
     converged = opt.converged
     if not converged:
         notes.append(f"the optimizer did not converge ({opt.message}); results are not trustworthy")
+    vcov = extra_fit = None
+    if estimator == "MLR" and converged:
+        # Huber-White sandwich SEs, Yuan-Bentler scaled test and robust fit indices
+        from .robust import robust_complete
+
+        vcov, extra_fit = robust_complete(spec, model, stats, frames, opt.theta)
     result = assemble_result(spec, model, stats, opt.theta, estimator=estimator, missing="listwise",
-                             frames=frames, converged=converged, notes=notes, fmin=opt.fmin)
+                             frames=frames, converged=converged, notes=notes, fmin=opt.fmin,
+                             vcov=vcov, extra_fit=extra_fit)
     if raise_on_failure and not result.converged:
         raise FitError("the model did not converge; " + "; ".join(result.notes))
     return result
@@ -333,7 +340,8 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     if chisq is None:
         chisq = N * fmin
     fm = fit_measures(chisq=chisq, df=df, npar=npar, stats=stats, implied=implied,
-                      meanstructure=spec.meanstructure, ngroups=len(spec.groups))
+                      meanstructure=spec.meanstructure, ngroups=len(spec.groups),
+                      x_idx=[spec.ov_names.index(v) for v in spec.ov_x])
     if extra_fit:
         fm.update(extra_fit)
     # checks: Heywood cases, PD

@@ -23,13 +23,23 @@ def _logdet(A):
     return val
 
 
-def loglik(stats, implied, meanstructure: bool) -> tuple[float, float]:
-    """(logl of the model, logl of the unrestricted model), full-likelihood scale."""
+def loglik(stats, implied, meanstructure: bool, x_idx=()) -> tuple[float, float]:
+    """(logl of the model, logl of the unrestricted model), full-likelihood scale.
+
+    With fixed exogenous covariates (``x_idx``, lavaan's ``fixed.x = TRUE``) lavaan reports the
+    likelihood conditional on them: the marginal log-likelihood of the x's (saturated) is
+    subtracted from both.
+    """
     logl = 0.0
     logl_h1 = 0.0
     for g, (sigma, mu, *_r) in enumerate(implied):
         n, S, ybar = stats.n[g], stats.cov[g], stats.mean[g]
         p = S.shape[0]
+        if len(x_idx):
+            q = len(x_idx)
+            lx = -n / 2 * (q * math.log(2 * math.pi) + _logdet(S[np.ix_(x_idx, x_idx)]) + q)
+            logl -= lx
+            logl_h1 -= lx
         inv = np.linalg.inv(sigma)
         quad = 0.0
         if meanstructure:
@@ -105,7 +115,7 @@ def srmr(stats, implied, meanstructure: bool) -> float:
 
 
 def fit_measures(*, chisq: float, df: int, npar: int, stats, implied, meanstructure: bool,
-                 ngroups: int = 1) -> dict:
+                 ngroups: int = 1, x_idx=()) -> dict:
     """The standard ML fit measures as a dict with lavaan's names."""
     from scipy.stats import chi2
 
@@ -125,7 +135,7 @@ def fit_measures(*, chisq: float, df: int, npar: int, stats, implied, meanstruct
         out["tli"] = 1.0
     out["nnfi"] = out["tli"]
     out["nfi"] = (bchisq - chisq) / bchisq if bchisq > 0 else np.nan
-    logl, logl_h1 = loglik(stats, implied, meanstructure)
+    logl, logl_h1 = loglik(stats, implied, meanstructure, x_idx)
     out["logl"] = logl
     out["unrestricted.logl"] = logl_h1
     out["aic"] = -2 * logl + 2 * npar

@@ -288,7 +288,8 @@ def build_spec(
     model_st = [s for s in statements if s.op not in (":=", "==", "<", ">")]
     if not model_st:
         raise ModelSyntaxError("the model has no =~, ~ or ~~ line; nothing to estimate")
-    defined = tuple((s.lhs, s.rhs) for s in statements if s.op == ":=")
+    # lavaan writes a defined parameter's expression without white space (deparsed)
+    defined = tuple((s.lhs, "".join(s.rhs.split())) for s in statements if s.op == ":=")
     constraints = tuple((s.lhs, s.op, s.rhs) for s in statements if s.op in ("==", "<", ">"))
 
     lv_names = _uniq(s.lhs for s in model_st if s.op == "=~")

@@ -1,0 +1,68 @@
+"""Reference cases under tests/reference/<case>/ (lavaan / semTools / psych outputs written by the
+R scripts in tests/reference/R/). Tests import from here; they never call R."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+REF = Path(__file__).parent / "reference"
+
+
+@dataclass(frozen=True)
+class RefCase:
+    name: str
+    folder: Path
+    meta: dict
+
+    @property
+    def model(self) -> str:
+        return (self.folder / "model.lav").read_text(encoding="utf-8")
+
+    @property
+    def data(self) -> pd.DataFrame:
+        return load_case_data(self.name)
+
+    @property
+    def estimates(self) -> pd.DataFrame:
+        est = pd.read_csv(self.folder / "estimates.csv", keep_default_na=False, na_values=[""],
+                          dtype={"label": str, "rhs": str, "lhs": str})
+        est["label"] = est["label"].fillna("")
+        est["rhs"] = est["rhs"].fillna("")
+        return est
+
+    @property
+    def fit(self) -> dict:
+        return json.loads((self.folder / "fit.json").read_text())
+
+    def file(self, name: str) -> Path:
+        return self.folder / name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@lru_cache(maxsize=None)
+def load_case_data(name: str) -> pd.DataFrame:
+    case = reference_case(name)
+    data = pd.read_csv((case.folder / case.meta["data"]).resolve())
+    for col, rule in (case.meta.get("recode") or {}).items():
+        if rule.replace(" ", "") == "7-x":
+            data[col] = 7 - data[col]
+        else:  # pragma: no cover - guard against a new rule nobody implemented
+            raise ValueError(f"unknown recode rule {rule!r}")
+    return data
+
+
+def reference_case(name: str) -> RefCase:
+    folder = REF / name
+    meta = json.loads((folder / "meta.json").read_text())
+    return RefCase(name, folder, meta)
+
+
+def reference_cases(*names: str) -> list[RefCase]:
+    return [reference_case(n) for n in names]
