@@ -17,7 +17,7 @@
 suppressPackageStartupMessages({
   library(lavaan); library(semTools); library(psych); library(jsonlite)
 })
-options(digits = 15)
+options(digits = 15, mc.cores = 1)  # mc.cores = 1: fa.parallel() random draws reproducible
 stopifnot(as.character(packageVersion("lavaan")) == "0.6.14",
           as.character(packageVersion("semTools")) == "0.5.6",
           as.character(packageVersion("psych")) == "2.2.9")
@@ -84,6 +84,12 @@ run_case <- function(case, data_file, recode, factors, notes) {
   ave <- AVE(fit)
   rel$omega <- as.numeric(omega[rel$construct])
   rel$ave <- as.numeric(ave[rel$construct])
+  # cr = (sum l)^2 / ((sum l)^2 + sum theta) from the standardized solution (no R package function)
+  std <- lavInspect(fit, "std")
+  rel$cr <- vapply(rel$construct, function(f) {
+    l <- std$lambda[factors[[f]], f]; th <- diag(std$theta)[factors[[f]]]
+    sum(l)^2 / (sum(l)^2 + sum(th))
+  }, 0)
   write_csv15(rel, file.path(out, "reliability.csv"))
   write_csv15(items_tab, file.path(out, "alpha_items.csv"))
   desc <- psych::describe(x)
@@ -158,7 +164,7 @@ run_case <- function(case, data_file, recode, factors, notes) {
     notes = notes,
     files = list(
       "sample_cov.csv" = "lavInspect(fit, 'sampstat')$cov (listwise sample, divisor N)",
-      "reliability.csv" = "alpha = psych::alpha(items)$total$raw_alpha (pairwise cov); omega = compRelSEM(fit); ave = AVE(fit)",
+      "reliability.csv" = "alpha = psych::alpha(items)$total$raw_alpha (pairwise cov); omega = compRelSEM(fit); ave = AVE(fit); cr from lavInspect(fit, 'std') lambda and theta",
       "alpha_items.csv" = "psych::alpha per construct: item.stats n, r.drop; alpha.drop raw_alpha",
       "describe.csv" = "psych::describe(items) (type 3, NAs removed per item)",
       "mardia.json" = "psych::mardia(items) on complete cases (na.omit)",
