@@ -277,6 +277,21 @@ def _is_import_id(cell: str) -> bool:
         return False
 
 
+def _is_text(col: pd.Series) -> bool:
+    """True for object and string columns (pandas 3 reads text as the ``str`` dtype)."""
+    return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+
+
+def _number_or_text(v):
+    """A cell as float when it reads as a number, else as given (e.g. ``(跳过)``)."""
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return v.strip()
+    return v
+
+
 def _soft_numeric(col: pd.Series) -> pd.Series:
     """Convert a column of strings to numbers when every non-empty cell is a number."""
     if col.dtype != object and not pd.api.types.is_string_dtype(col):
@@ -365,7 +380,7 @@ def _standard_fields(raw: _Raw) -> None:
         if (col == "所用时间" or "duration" in low or col.lower().startswith("duration (in seconds)")
                 or col.strip().lower() in _DURATION_NAMES):
             k.append("@duration")
-            if col == "所用时间" or f[col].dtype == object:
+            if col == "所用时间" or _is_text(f[col]):
                 before = f[col].notna() & (f[col].astype(str).str.strip() != "")
                 f[col] = f[col].map(_parse_duration)
                 bad = int((before & f[col].isna()).sum())
@@ -423,7 +438,7 @@ def _frame_to_raw(df: pd.DataFrame, meta, fmt: str, notes: list[str]) -> _Raw:
     df = df.copy()
     df.index = pd.RangeIndex(1, len(df) + 1, name="row")
     for c in df.columns:
-        if df[c].dtype == object:
+        if _is_text(df[c]):
             df[c] = _soft_numeric(df[c])
     labels = getattr(meta, "column_names_to_labels", None) or {}
     keys = {c: [c] + ([labels[c]] if labels.get(c) else []) for c in df.columns}
@@ -662,6 +677,16 @@ def _rename(frame: pd.DataFrame, assigned: dict[str, str], raw: _Raw) -> pd.Data
     return out
 
 
+def _option_lookup(f) -> dict[str, int]:
+    """Normalised option label / name / alias → code for a field with options."""
+    out: dict[str, int] = {}
+    for p in f.options:
+        for lab in (p.label_en, p.label_zh, getattr(p, "name", ""), *getattr(p, "aliases", ())):
+            if lab and _norm_text(lab):
+                out.setdefault(_norm_text(lab), p.code)
+    return out
+
+
 def _codes_from_text(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
                      column_map: dict[str, str]) -> pd.DataFrame:
     """Option text → codes (scale anchors for items, options for fields); Wenjuanxing option numbers."""
@@ -672,11 +697,12 @@ def _codes_from_text(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
     out = frame.copy()
     for it in instrument.item_ids():
         col = out[it]
-        if col.dtype == object:
+        if _is_text(col):
             mapped = col.map(lambda v: anchors.get(_norm_text(v), v) if isinstance(v, str) else v)
             if not mapped.equals(col):
                 n_text += 1
-            out[it] = _soft_numeric(mapped.map(lambda v: str(v) if isinstance(v, (int, np.integer)) else v))
+            num = _soft_numeric(mapped.map(lambda v: str(v) if isinstance(v, (int, np.integer)) else v))
+            out[it] = num if pd.api.types.is_numeric_dtype(num) else num.map(_number_or_text).astype(object)
     if n_text:
         raw.notes.append(f"option text mapped to scale codes in {n_text} item column(s)")
     if raw.wjx and n_text == 0 and codes != list(range(1, len(codes) + 1)):
@@ -688,11 +714,8 @@ def _codes_from_text(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
         raw.notes.append("Wenjuanxing option numbers 1.." + str(len(codes)) + " mapped to scale codes " +
                          ", ".join(map(str, codes)))
     for f in instrument.fields:
-        if f.id in out.columns and f.options and out[f.id].dtype == object:
-            opts = {}
-            for p in f.options:
-                opts[_norm_text(p.label_en)] = p.code
-                opts[_norm_text(p.label_zh)] = p.code
+        if f.id in out.columns and f.options and _is_text(out[f.id]):
+            opts = _option_lookup(f)
             out[f.id] = _soft_numeric(out[f.id].map(
                 lambda v: str(opts.get(_norm_text(v), v)) if isinstance(v, str) else v))
     return out
@@ -712,6 +735,12 @@ def _missing_sets(instrument: Instrument) -> tuple[set[str], set[float]]:
         except ValueError:
             pass
     return tokens, numbers
+
+
+def _is_missing_cell(v, tokens: set[str]) -> bool:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return True
+    return isinstance(v, str) and v.strip().lower() in tokens
 
 
 def _where(row, responses_header: int | None) -> str:
@@ -812,45 +841,56 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
                             "missing_codes if it means no answer")
         out[it] = x
     # fields
+    unreadable: dict[str, int] = {}
     for f in instrument.fields:
         if f.id not in out.columns:
             continue
         col = out[f.id]
         if f.kind == "duration":
             out[f.id] = col.map(_parse_duration).astype(float).mask(lambda s: s < 0)
-        elif f.kind in ("attention", "role", "categorical", "consent", "numeric"):
-            opts = {}
-            for p in f.options:
-                opts[_norm_text(p.label_en)] = float(p.code)
-                opts[_norm_text(p.label_zh)] = float(p.code)
+        elif f.kind == "numeric":
+            conv = col.map(lambda v: np.nan if _is_missing_cell(v, tokens) else v)
+            x = pd.to_numeric(conv, errors="coerce").astype(float)
+            x = x.mask(x.isin(numbers))
+            if (x.isna() & conv.notna()).any():
+                unreadable[f.id] = int((x.isna() & conv.notna()).sum())
+            lo_f, hi_f = getattr(f, "minimum", None), getattr(f, "maximum", None)
+            bad = x.notna() & (((x < lo_f) if lo_f is not None else False) | ((x > hi_f) if hi_f is not None else False))
+            if np.any(bad):
+                row = bad.idxmax()
+                raise DataError(f"field {f.id}: value {x[row]:g} in {_where(row, header)} is outside "
+                                f"{lo_f if lo_f is not None else '-inf'}..{hi_f if hi_f is not None else 'inf'}; "
+                                "correct the data or the field's minimum/maximum")
+            out[f.id] = x
+        elif f.options or f.kind in ("attention", "role", "categorical", "consent"):
+            opts = {k: float(v) for k, v in _option_lookup(f).items()}
+            valid = {float(p.code) for p in f.options} | ({float(f.correct)} if f.correct is not None else set())
 
-            def conv(v, opts=opts):
-                if v is None or (isinstance(v, float) and math.isnan(v)):
+            def conv(v, opts=opts, valid=valid):
+                if _is_missing_cell(v, tokens):
                     return np.nan
-                s = str(v).strip()
-                if s.lower() in tokens:
-                    return np.nan
+                s = _cell_text(v).strip()
                 if _norm_text(s) in opts:
                     return opts[_norm_text(s)]
                 try:
-                    return float(s)
+                    num = float(s)
                 except ValueError:
-                    return s
+                    return s                      # kept as given: an attention check counts it as wrong
+                return np.nan if (num in numbers and num not in valid) else num
             conv_col = col.map(conv)
             numeric = pd.to_numeric(conv_col, errors="coerce")
-            out[f.id] = numeric if (numeric.notna() | conv_col.isna()).all() else conv_col
-            if f.kind == "attention":
-                out[f.id] = pd.to_numeric(conv_col, errors="coerce").mask(
-                    lambda s: s.isin(numbers) & ~s.isin([float(p.code) for p in f.options] +
-                                                        ([float(f.correct)] if f.correct is not None else [])))
+            out[f.id] = numeric.astype(float) if (numeric.notna() | conv_col.isna()).all() else conv_col
     # duplicate respondent ids
     idf = instrument.field_of_kind("id")
     id_col = idf.id if idf is not None and idf.id in out.columns else ("id" if "id" in out.columns else None)
     if id_col is not None:
         ids = out[id_col]
         dup = ids.notna() & (ids.astype(str).str.strip() != "") & ids.duplicated(keep=False)
+        if pd.api.types.is_float_dtype(ids) and ids.dropna().map(float.is_integer).all():
+            out[id_col] = ids = ids.astype("Int64")
         if dup.any() and not allow_duplicate_ids:
             first = ids[dup].iloc[0]
+            first = int(first) if isinstance(first, (int, np.integer)) else first
             rows = [str(r) for r in ids.index[dup & (ids == first)]]
             raise DataError(f"respondent id {first!r} occurs in rows {', '.join(rows)} "
                             f"({int(dup.sum())} row(s) share an id); remove the repeats or pass "
@@ -870,5 +910,6 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
     out.attrs["validated"] = True
     out.attrs["scale"] = (lo, hi)
     out.attrs["validation"] = {"missing_codes_set_missing": int(n_missing_codes),
+                               "unreadable_field_cells": unreadable,
                                "reverse_recoded": list(recoded), "n": int(len(out))}
     return out

@@ -341,10 +341,12 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
         else:
             failed = np.zeros(n, dtype=int)
             for f in checks:
-                v = pd.to_numeric(data[f.id], errors="coerce").to_numpy(dtype=float)
-                wrong = ~np.isnan(v) & (v != float(f.correct))
+                col = data[f.id]
+                present = (col.notna() & (col.astype(str).str.strip() != "")).to_numpy()
+                v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+                wrong = present & ~(v == float(f.correct))      # text that is no option code is wrong
                 if cfg["attention"]["missing_is_failure"]:
-                    wrong |= np.isnan(v)
+                    wrong |= ~present
                 failed += wrong
             detail["attention_failed"] = failed
             flags["attention"] = failed > cfg["attention"]["max_failed"]
