@@ -189,13 +189,14 @@ def reliability_table(estimates: pd.DataFrame, data: pd.DataFrame, *, constructs
     >>> est = pd.DataFrame({"lhs": ["F"] * 3 + ["a", "b", "c", "F"], "op": ["=~"] * 3 + ["~~"] * 4,
     ...                     "rhs": ["a", "b", "c", "a", "b", "c", "F"], "est": [1, 1, 1, .5, .5, .5, 1.],
     ...                     "std.all": [.82, .82, .82, .33, .33, .33, 1.]})
-    >>> round(float(reliability_table(est, pd.DataFrame(np.eye(3)[[0, 1, 2, 0]] + [[0, 0, 0]] * 4,
-    ...       columns=list("abc")))["cr"].iloc[0]), 3)
-    0.86
+    >>> data = pd.DataFrame({"a": [1, 2, 3, 4, 5], "b": [2, 2, 4, 4, 5], "c": [1, 3, 3, 5, 4]})
+    >>> print(reliability_table(est, data).round(3).to_string(index=False))
+    construct  n_items  alpha  omega    cr   ave
+            F        3  0.936   0.65 0.859 0.577
     """
     fi = _select_constructs(factor_items(estimates), constructs)
     fi = {c: its for c, its in fi.items() if len(its) > 1}
-    observed = [v for v in _observed_in_model(estimates)]
+    observed = _observed_in_model(estimates)
     _check_items(data, [i for its in fi.values() for i in its])
     s = sample_cov if sample_cov is not None else observed_cov(data, observed)
     phi = latent_cov if latent_cov is not None else globals()["latent_cov"](estimates)
