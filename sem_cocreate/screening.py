@@ -91,7 +91,7 @@ class Screened:
     exclusions : pandas.DataFrame
         One row per excluded respondent: ``row``, ``id``, ``reasons`` (rule names joined by ``;``), one
         boolean column per rule, then the indices behind them (``missing_share``, ``duration``,
-        ``attention_failed``, ``longstring``, ``irv``, ``mahalanobis_d2``, ``mahalanobis_p``).
+        ``attention_failed``, ``longstring``, ``irv_sd``, ``mahalanobis_d2``, ``mahalanobis_p``).
     summary : dict
         ``n_raw``, ``n_analysed``, ``n_excluded``, ``rules`` (per rule: enabled, flagged, removed,
         threshold, note), ``flow`` (list of ``{"step", "removed", "n"}``), ``settings`` and
@@ -389,7 +389,7 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
         with np.errstate(all="ignore"):
             sd = np.array([np.nanstd(r, ddof=1) if np.sum(~np.isnan(r)) >= max(2, s["min_items"]) else np.nan
                            for r in x]) if n else np.zeros(0)
-        detail["irv"] = sd
+        detail["irv_sd"] = sd
         flags["irv"] = np.isfinite(sd) & (sd < s["min_sd"])
         info["irv"]["threshold"] = s["min_sd"]
 
@@ -456,7 +456,7 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
     ex["reasons"] = [";".join(r for r in RULES if flags[r][i]) for i in np.flatnonzero(removed)]
     for r in RULES:
         ex[r] = flags[r][removed]
-    for name in ("missing_share", "duration", "attention_failed", "longstring", "irv", "mahalanobis_d2",
+    for name in ("missing_share", "duration", "attention_failed", "longstring", "irv_sd", "mahalanobis_d2",
                  "mahalanobis_p"):
         if name in detail:
             ex[name] = np.asarray(detail[name])[removed]

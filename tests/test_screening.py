@@ -1,0 +1,428 @@
+"""Careless-responding screening: each rule, its settings, the outputs, robustness, and a planted-careless
+simulation at the default settings (SIMULATED data, drawn in this file)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sem_cocreate.data import validate_responses
+from sem_cocreate.exceptions import DataError, InputFileError, OptionError, OutputError
+from sem_cocreate.instrument import Construct, Field, Instrument, Item, ScalePoint
+from sem_cocreate.screening import (DEFAULT_CONFIG, RULES, apply_overrides, load_screening_config, resolve_config,
+                                    screen, write_screening)
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = Path(__file__).resolve().parent / "fixtures"
+_spec = importlib.util.spec_from_file_location("make_fixtures", FIX / "make_fixtures.py")
+mf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mf)
+
+SCALE = tuple(ScalePoint(i + 1, en, zh) for i, (en, zh) in enumerate(zip(mf.AGREE_EN, mf.AGREE_ZH)))
+
+
+def make_instrument(n_factors: int = 3, per: int = 5, *, reverse_last: bool = True) -> Instrument:
+    """``n_factors`` constructs F1.. of ``per`` items f1_1..; the last item of each reverse-keyed."""
+    cons = []
+    for f in range(n_factors):
+        items = tuple(Item(id=f"f{f + 1}_{j + 1}", construct=f"F{f + 1}", text_en=f"statement {f + 1}.{j + 1}",
+                           text_zh=f"陈述{f + 1}.{j + 1}", reverse=reverse_last and j == per - 1)
+                      for j in range(per))
+        cons.append(Construct(id=f"F{f + 1}", name_en=f"F{f + 1}", name_zh=f"F{f + 1}", definition_en="",
+                              definition_zh="", stage="process", items=items))
+    fields = (Field(id="duration", kind="duration", unit="seconds"),
+              Field(id="attn1", kind="attention", options=SCALE, correct=2),
+              Field(id="id", kind="id"))
+    return Instrument(id="sim", title_en="sim", title_zh="模拟", scale=SCALE, constructs=tuple(cons),
+                      fields=fields)
+
+
+def simulate_clean(inst: Instrument, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """SIMULATED answers as given (reverse items already reversed) from a 3-factor normal model cut to 1..7."""
+    k_f = len(inst.constructs)
+    per = len(inst.constructs[0].items)
+    phi = np.full((k_f, k_f), 0.4) + 0.6 * np.eye(k_f)
+    eta = rng.multivariate_normal(np.zeros(k_f), phi, size=n)
+    lam = 0.75
+    z = np.repeat(eta, per, axis=1) * lam + rng.normal(scale=np.sqrt(1 - lam ** 2), size=(n, k_f * per))
+    cuts = np.array([-1.9, -1.2, -0.6, 0.0, 0.7, 1.4])          # slightly agreeable, like real Likert data
+    x = 1 + np.searchsorted(cuts, z).astype(float)
+    ids = inst.item_ids()
+    df = pd.DataFrame(x, columns=ids)
+    for it in inst.reverse_items():
+        df[it] = 8 - df[it]                                         # the respondent sees the reversed wording
+    return df
+
+
+def clean_sample(n=500, seed=20260101):
+    inst = make_instrument()
+    rng = np.random.default_rng(seed)
+    df = simulate_clean(inst, n, rng)
+    df["duration"] = np.exp(rng.normal(np.log(420), 0.35, size=n))
+    df["attn1"] = 2.0
+    df["id"] = np.arange(1, n + 1)
+    return inst, df, rng
+
+
+# --- the planted-careless simulation at the DEFAULT settings -----------------------------------
+
+def test_default_rules_find_planted_careless_respondents():
+    inst, clean, rng = clean_sample()
+    k = len(inst.item_ids())
+    n_plant = 25
+    fresh = simulate_clean(inst, 3 * n_plant, rng)             # careless ones get their own answer vectors
+    fresh["duration"] = np.exp(rng.normal(np.log(420), 0.35, size=3 * n_plant))
+    fresh["attn1"] = 2.0
+    fresh["id"] = 0
+    straight = fresh.iloc[:n_plant].copy()
+    straight[inst.item_ids()] = np.repeat(rng.integers(1, 8, size=(n_plant, 1)), k, axis=1).astype(float)
+    speed = fresh.iloc[n_plant:2 * n_plant].copy()
+    speed[inst.item_ids()] = rng.integers(1, 8, size=(n_plant, k)).astype(float)      # random, and fast
+    speed["duration"] = rng.uniform(25, 150, size=n_plant)
+    attn = fresh.iloc[2 * n_plant:].copy()
+    attn["attn1"] = rng.choice([1.0, 3.0, 4.0, 5.0, 6.0, 7.0], size=n_plant)            # instructed item failed
+    planted = pd.concat([straight, speed, attn], ignore_index=True)
+    data = pd.concat([clean, planted], ignore_index=True)
+    data["id"] = np.arange(1, len(data) + 1)
+    order = rng.permutation(len(data))
+    data = data.iloc[order].reset_index(drop=True)
+    is_planted = order >= len(clean)
+
+    valid = validate_responses(data, inst)
+    res = screen(valid, inst)
+    excluded = np.isin(valid.index, res.exclusions["row"])
+    recall = excluded[is_planted].mean()
+    false_pos = excluded[~is_planted].mean()
+    by_rule = {r: int(res.exclusions.set_index("row").loc[valid.index[excluded & ~is_planted], r].sum())
+               for r in RULES}
+    assert recall >= 0.95, f"recall {recall:.3f}"
+    assert false_pos < 0.02, f"clean excluded {false_pos:.3f} {by_rule}"
+    # each planted kind is caught by its own rule
+    by_row = res.exclusions.set_index("row")
+    rows = valid.index[is_planted]
+    kinds = np.repeat(["straightlining", "speeders", "attention"], n_plant)[order[is_planted] - len(clean)]
+    for kind in ("straightlining", "speeders", "attention"):
+        hit = [r for r, kk in zip(rows, kinds) if kk == kind and r in by_row.index and by_row.loc[r, kind]]
+        assert len(hit) >= 0.95 * n_plant, kind
+    assert res.summary["n_raw"] == len(data)
+    assert res.summary["n_analysed"] == len(data) - len(res.exclusions) == len(res.data)
+
+
+# --- rules one by one --------------------------------------------------------------------------
+
+def small_frame():
+    inst, df, _ = clean_sample(n=60, seed=5)
+    return inst, validate_responses(df, inst)
+
+
+def test_speeders_threshold_is_max_of_floor_and_median_fraction():
+    inst, v = small_frame()
+    v = v.copy()
+    v["duration"] = 400.0
+    v.loc[1, "duration"] = 159.0       # 0.4 × 400 = 160 > 2 s × 15 items = 30
+    v.loc[2, "duration"] = 161.0
+    res = screen(v, inst, config={"mahalanobis": False})
+    assert res.summary["rules"]["speeders"]["threshold"] == pytest.approx(160.0)
+    assert res.exclusions.loc[res.exclusions["speeders"], "row"].tolist() == [1]
+    # the absolute floor wins when it is larger
+    res2 = screen(v, inst, config={"speeders": {"min_seconds": 170}, "mahalanobis": False})
+    assert res2.summary["rules"]["speeders"]["threshold"] == 170.0
+    assert res2.exclusions.loc[res2.exclusions["speeders"], "row"].tolist() == [1, 2]
+
+
+def test_attention_failures_and_allowance():
+    inst, v = small_frame()
+    v = v.copy()
+    v.loc[3, "attn1"] = 6.0
+    v.loc[4, "attn1"] = np.nan
+    v["attn1"] = v["attn1"].astype(object)
+    v.loc[5, "attn1"] = "乱填"
+    res = screen(v, inst, config={"mahalanobis": False})
+    assert res.exclusions.loc[res.exclusions["attention"], "row"].tolist() == [3, 4, 5]
+    res = screen(v, inst, config={"attention": {"missing_is_failure": False}, "mahalanobis": False})
+    assert res.exclusions.loc[res.exclusions["attention"], "row"].tolist() == [3, 5]
+    res = screen(v, inst, config={"attention": {"max_failed": 1}, "mahalanobis": False})
+    assert not res.exclusions["attention"].any()
+
+
+def test_straightlining_longstring_and_flat_constructs():
+    inst, v = small_frame()
+    v = v.copy()
+    items = inst.item_ids()
+    raw = np.array([[3, 4, 5, 2, 6], [5, 2, 3, 6, 1], [2, 5, 6, 3, 4]], dtype=float).ravel()
+    # row 1: a run of 8 identical answers (threshold: ceil(0.5 × 15) = 8)
+    row1 = raw.copy()
+    row1[3:11] = 4
+    # row 2: a run of 7 only
+    row2 = raw.copy()
+    row2[3:10] = 4
+    # row 3: each construct flat on its own option (5,5,5,5,5 | 2,... | 6,...): contradicts the reverse items
+    row3 = np.repeat([5.0, 2.0, 6.0], 5)
+    for r, vals in ((1, row1), (2, row2), (3, row3)):
+        s = pd.Series(vals, index=items)
+        for it in inst.reverse_items():
+            s[it] = 8 - s[it]                       # validate_responses stored them recoded
+        v.loc[r, items] = s.to_numpy()
+    res = screen(v, inst, config={"mahalanobis": False, "irv": False, "speeders": False})
+    flagged = res.exclusions.loc[res.exclusions["straightlining"], "row"].tolist()
+    assert flagged == [1, 3]
+    assert res.summary["rules"]["straightlining"]["threshold"] == 8
+    assert res.exclusions.set_index("row").loc[1, "longstring"] == 8
+    off = screen(v, inst, config={"straightlining": {"flat_constructs": False}, "mahalanobis": False,
+                                  "irv": False, "speeders": False})
+    assert off.exclusions.loc[off.exclusions["straightlining"], "row"].tolist() == [1]
+
+
+def test_flat_constructs_needs_a_reverse_item_by_default():
+    inst = make_instrument(reverse_last=False)
+    rng = np.random.default_rng(1)
+    df = simulate_clean(inst, 40, rng)
+    df.loc[0, inst.item_ids()] = np.repeat([5.0, 2.0, 6.0], 5)
+    v = validate_responses(df, inst)
+    res = screen(v, inst, config={"mahalanobis": False, "irv": False})
+    assert not res.exclusions["straightlining"].any()
+    assert "no reverse item" in res.summary["rules"]["straightlining"]["note"]
+    res = screen(v, inst, config={"straightlining": {"require_reverse": False}, "mahalanobis": False,
+                                  "irv": False})
+    assert res.exclusions.loc[res.exclusions["straightlining"], "row"].tolist() == [1]
+
+
+def test_irv_threshold():
+    inst, v = small_frame()
+    v = v.copy()
+    items = inst.item_ids()
+    near = np.array([6.0] * 14 + [5.0])                         # SD = 0.258 < 0.3
+    s = pd.Series(near, index=items)
+    for it in inst.reverse_items():
+        s[it] = 8 - s[it]
+    v.loc[7, items] = s.to_numpy()
+    res = screen(v, inst, config={"straightlining": False, "mahalanobis": False})
+    ex = res.exclusions.set_index("row")
+    assert ex.loc[7, "irv"] and ex.loc[7, "reasons"] == "irv"
+    assert ex.loc[7, "irv_sd"] == pytest.approx(np.std(near, ddof=1))
+    res = screen(v, inst, config={"straightlining": False, "mahalanobis": False, "irv": {"min_sd": 0.2}})
+    assert 7 not in res.exclusions["row"].tolist()
+
+
+def test_missingness_and_duplicates():
+    inst, v = small_frame()
+    v = v.copy()
+    items = inst.item_ids()
+    v.loc[9, items[:8]] = np.nan                                # 8/15 = 0.53 > 0.5
+    v.loc[10, items[:7]] = np.nan                               # 7/15 = 0.47
+    v.loc[12, items] = v.loc[11, items].to_numpy()              # a double submission
+    res = screen(v, inst, config={"mahalanobis": False})
+    ex = res.exclusions.set_index("row")
+    assert ex.loc[9, "missingness"] and 10 not in ex.index
+    assert ex.loc[12, "duplicates"] and 11 not in ex.index
+    last = screen(v, inst, config={"mahalanobis": False, "duplicates": {"keep": "last"}})
+    assert 11 in last.exclusions["row"].tolist() and 12 not in last.exclusions["row"].tolist()
+
+
+def test_mahalanobis_flags_a_gross_outlier():
+    inst, clean, _ = clean_sample(n=300, seed=11)
+    items = inst.item_ids()
+    clean.loc[0, items] = [7, 1, 7, 1, 1, 1, 7, 1, 7, 7, 7, 1, 7, 1, 1]   # against every correlation
+    v = validate_responses(clean, inst)
+    res = screen(v, inst)
+    ex = res.exclusions.set_index("row")
+    assert ex.loc[1, "mahalanobis"]
+    rule = res.summary["rules"]["mahalanobis"]
+    assert rule["df"] == 15
+    from scipy import stats
+    assert rule["threshold"] == pytest.approx(stats.chi2.isf(0.001, 15))
+    assert ex.loc[1, "mahalanobis_p"] < 0.001
+    # not enough complete cases: skipped with a note, not an error
+    small = screen(v.iloc[:10], inst)
+    assert not small.exclusions["mahalanobis"].any()
+    assert "needs more than items + 1" in small.summary["rules"]["mahalanobis"]["note"]
+
+
+def test_flow_and_exclusion_columns():
+    inst, v = small_frame()
+    v = v.copy()
+    v.loc[1, "duration"] = 5.0
+    v.loc[1, "attn1"] = 7.0
+    res = screen(v, inst)
+    ex = res.exclusions
+    assert list(ex.columns[:3 + len(RULES)]) == ["row", "id", "reasons", *RULES]
+    row1 = ex.set_index("row").loc[1]
+    assert row1["reasons"] == "speeders;attention" and row1["id"] == 1
+    flow = res.summary["flow"]
+    assert flow[0] == {"step": "raw", "removed": 0, "n": 60}
+    assert [f["step"] for f in flow[1:-1]] == list(RULES)
+    assert flow[-1]["n"] == res.summary["n_analysed"] == len(res.data)
+    assert sum(f["removed"] for f in flow) == len(ex)
+    assert res.summary["rules"]["speeders"]["removed"] == 1 and res.summary["rules"]["attention"]["flagged"] == 1
+    assert res.summary["rules"]["attention"]["removed"] == 0   # already removed as a speeder
+
+
+def test_disabled_rule_and_missing_fields():
+    inst, v = small_frame()
+    res = screen(v.drop(columns=["duration"]), inst, config={"attention": {"enabled": False}})
+    assert "no duration column" in res.summary["rules"]["speeders"]["note"]
+    assert "attention" not in [f["step"] for f in res.summary["flow"]]
+    assert not res.summary["rules"]["attention"]["enabled"]
+
+
+def test_screen_needs_items():
+    inst, v = small_frame()
+    with pytest.raises(DataError, match="screening needs item column f1_1"):
+        screen(v.drop(columns=["f1_1"]), inst)
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+def test_config_dict_yaml_and_overrides(tmp_path):
+    cfg = resolve_config({"irv": {"min_sd": 0.2}, "mahalanobis": False})
+    assert cfg["irv"]["min_sd"] == 0.2 and cfg["mahalanobis"]["enabled"] is False
+    assert cfg["speeders"] == DEFAULT_CONFIG["speeders"]
+    y = tmp_path / "s.yaml"
+    y.write_text("speeders:\n  fraction_of_median: 0.3\nduplicates: false\n", encoding="utf-8")
+    loaded = load_screening_config(y)
+    assert loaded["speeders"]["fraction_of_median"] == 0.3 and loaded["duplicates"]["enabled"] is False
+    over = apply_overrides(loaded, ["speeders.min_seconds=90", "mahalanobis.enabled=false", "irv.min_sd=0.25"])
+    assert over["speeders"]["min_seconds"] == 90 and over["mahalanobis"]["enabled"] is False
+    assert over["irv"]["min_sd"] == 0.25 and over["speeders"]["fraction_of_median"] == 0.3
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"speedy": {}}, "unknown screening rule 'speedy'; rules are missingness, speeders"),
+    ({"irv": {"sd": 1}}, r"unknown setting irv.sd; irv has enabled, min_sd, min_items"),
+    ({"irv": {"min_sd": "low"}}, "screening setting irv.min_sd must be a number, got 'low'"),
+    ({"mahalanobis": {"alpha": 5}}, "mahalanobis.alpha is a share between 0 and 1"),
+    ({"duplicates": {"keep": "all"}}, "duplicates.keep must be 'first' or 'last'"),
+])
+def test_bad_config(config, message):
+    with pytest.raises(OptionError, match=message):
+        resolve_config(config)
+
+
+def test_bad_override_and_file(tmp_path):
+    with pytest.raises(OptionError, match="is not RULE.KEY=VALUE"):
+        apply_overrides(None, ["speeders=0.4"])
+    with pytest.raises(InputFileError, match="does not exist"):
+        load_screening_config(tmp_path / "none.yaml")
+
+
+# --- outputs and CLI ----------------------------------------------------------------------------
+
+def test_write_screening(tmp_path):
+    inst, v = small_frame()
+    v = v.copy()
+    v.loc[2, "duration"] = 3.0
+    res = screen(v, inst)
+    paths = write_screening(res, tmp_path / "out")
+    assert [p.name for p in paths] == ["screening.json", "exclusions.csv", "cleaned_data.csv"]
+    js = json.loads(paths[0].read_text(encoding="utf-8"))
+    assert js["n_raw"] == 60 and js["settings"]["irv"]["min_sd"] == 0.3
+    ex = pd.read_csv(paths[1])
+    assert 2 in ex["row"].tolist()
+    cleaned = pd.read_csv(paths[2])
+    assert len(cleaned) == js["n_analysed"] and "row" == cleaned.columns[0] and 2 not in cleaned["row"].tolist()
+    assert (cleaned["_reverse_recoded"] == "f1_5;f2_5;f3_5").all()
+
+
+def _cocreation_csv(path: Path, n: int = 80) -> None:
+    from sem_cocreate.instrument import load_instrument
+
+    inst = load_instrument(ROOT / "questionnaires" / "cocreation.yaml")
+    rng = np.random.default_rng(3)
+    k = len(inst.item_ids())
+    eta = rng.normal(size=(n, 1))
+    z = 0.7 * eta + rng.normal(scale=0.7, size=(n, k))
+    x = 1 + np.searchsorted([-1.9, -1.2, -0.6, 0.0, 0.7, 1.4], z)
+    df = pd.DataFrame(x, columns=inst.item_ids())
+    for it in inst.reverse_items():
+        df[it] = 8 - df[it]
+    df["duration"] = np.round(np.exp(rng.normal(np.log(600), 0.3, size=n)))
+    for f in inst.attention_checks():
+        df[f.id] = f.correct
+    df.loc[0, "duration"] = 40
+    df["id"] = np.arange(1, n + 1)
+    df.to_csv(path, index=False)
+
+
+def test_cli_screen(tmp_path, capsys):
+    from sem_cocreate.cli import main
+
+    data = tmp_path / "survey.csv"
+    _cocreation_csv(data)
+    before = data.read_bytes()
+    out = tmp_path / "res"
+    rc = main(["screen", "--data", str(data), "--instrument", str(ROOT / "questionnaires" / "cocreation.yaml"),
+               "--set", "mahalanobis.enabled=false", "--out", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "screened 80 responses (csv): excluded 1 (missingness 0, speeders 1," in printed
+    assert data.read_bytes() == before
+    js = json.loads((out / "screening.json").read_text(encoding="utf-8"))
+    assert js["settings"]["mahalanobis"]["enabled"] is False and js["n_analysed"] == 79
+    # an existing non-empty --out is refused; --overwrite allows it
+    rc = main(["screen", "--data", str(data), "--out", str(out),
+               "--instrument", str(ROOT / "questionnaires" / "cocreation.yaml")])
+    assert rc == 2 and "exists and is not empty" in capsys.readouterr().err
+    # never write over the input: data named like an output inside --out
+    inside = out / "cleaned_data.csv"
+    rc = main(["screen", "--data", str(inside), "--out", str(out), "--overwrite",
+               "--instrument", str(ROOT / "questionnaires" / "cocreation.yaml")])
+    assert rc == 2 and "would overwrite the input file" in capsys.readouterr().err
+    rc = main(["screen", "--data", str(data), "--out", str(tmp_path / "r2"), "--set", "irv.bogus=1",
+               "--instrument", str(ROOT / "questionnaires" / "cocreation.yaml")])
+    assert rc == 2 and "unknown setting irv.bogus" in capsys.readouterr().err
+
+
+def test_output_error_class():
+    from sem_cocreate.screening import _check_out_dir
+
+    with pytest.raises(OutputError, match="is a file; give a folder"):
+        _check_out_dir(Path(__file__), False, [])
+
+
+# --- screening never crashes on a frame of valid shape -------------------------------------------
+
+cell = st.one_of(st.integers(1, 7).map(float), st.just(np.nan))
+
+
+@st.composite
+def frames(draw):
+    n = draw(st.integers(0, 25))
+    inst = make_instrument(n_factors=draw(st.integers(1, 3)), per=draw(st.integers(1, 4)),
+                           reverse_last=draw(st.booleans()))
+    items = inst.item_ids()
+    mode = draw(st.sampled_from(["random", "constant", "all_missing_rows", "identical"]))
+    rows = [[draw(cell) for _ in items] for _ in range(n)]
+    x = np.array(rows, dtype=float).reshape(n, len(items))
+    if mode == "constant" and n:
+        x[:, 0] = 4.0
+    elif mode == "all_missing_rows" and n:
+        x[: max(1, n // 2)] = np.nan
+    elif mode == "identical" and n:
+        x[:] = x[0]
+    df = pd.DataFrame(x, columns=items)
+    df["duration"] = [draw(st.one_of(st.floats(0, 5000), st.just(np.nan))) for _ in range(n)]
+    df["attn1"] = [draw(st.one_of(st.integers(1, 7).map(float), st.just(np.nan))) for _ in range(n)]
+    df["id"] = np.arange(1, n + 1)
+    df.index = pd.RangeIndex(1, n + 1, name="row")
+    return inst, df
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames())
+def test_screen_never_crashes(case):
+    inst, df = case
+    res = screen(df, inst)
+    n = len(df)
+    assert len(res.data) + len(res.exclusions) == n
+    assert res.summary["n_analysed"] == len(res.data)
+    ns = [f["n"] for f in res.summary["flow"]]
+    assert ns == sorted(ns, reverse=True) and ns[0] == n
+    assert set(res.exclusions["row"]) <= set(df.index)
+    json.dumps(res.summary, default=str)
