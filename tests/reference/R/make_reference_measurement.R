@@ -158,7 +158,8 @@ run_case <- function(case, data_file, recode, factors, notes) {
 
   meta <- list(
     case = case, script = script, lavaan = "0.6.14", semTools = "0.5.6", psych = "2.2.9",
-    call = "cfa(model, data = d)", data = paste0("../data/", data_file), recode = recode,
+    call = "cfa(model, data = d)", data = paste0("../data/", data_file),
+    data_md5 = unname(tools::md5sum(file.path(root, "data", data_file))), recode = recode,
     options = list(estimator = "ML", missing = "listwise", group = NULL, group_equal = NULL, ordered = NULL,
                    se = "standard", test = "standard", bootstrap = 0),
     notes = notes,
