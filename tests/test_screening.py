@@ -426,3 +426,26 @@ def test_screen_never_crashes(case):
     assert ns == sorted(ns, reverse=True) and ns[0] == n
     assert set(res.exclusions["row"]) <= set(df.index)
     json.dumps(res.summary, default=str)
+
+
+def test_realistic_wenjuanxing_export_of_the_default_instrument(tmp_path):
+    """The committed SIMULATED 问卷星 export (text mode, Chinese headers) through read → validate → screen."""
+    from sem_cocreate.data import read_responses
+    from sem_cocreate.instrument import load_instrument
+
+    inst = load_instrument(ROOT / "questionnaires" / "cocreation.yaml")
+    path = FIX / "wjx_cocreation_simulated.xlsx"
+    r = read_responses(path, instrument=inst)
+    assert r.source_format == "wenjuanxing" and r.data.shape[0] == 320
+    assert set(inst.item_ids()) <= set(r.data.columns)
+    v = validate_responses(r, inst)
+    assert v.loc[1, ["duration", "role", "platform", "experience", "consent", "attn1", "attn2"]].tolist() == \
+        [680.0, 1.0, 3.0, 5.0, 1.0, 5.0, 2.0]
+    res = screen(v, inst)
+    planted = json.loads((FIX / "wjx_cocreation_simulated.planted.json").read_text(encoding="utf-8"))
+    ex = res.exclusions.set_index("id")
+    for kind, ids in planted.items():
+        assert all(ex.loc[i, kind] for i in ids), kind
+    all_planted = {i for ids in planted.values() for i in ids}
+    clean_excluded = set(ex.index) - all_planted
+    assert len(clean_excluded) < 0.02 * (320 - len(all_planted))
