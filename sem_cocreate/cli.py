@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_fit(args: argparse.Namespace) -> int:
     from .pipeline import run_fit
 
-    return run_fit(args)
+    return run_fit(args, argv=getattr(args, "_argv", None))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default: the process arguments); return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args._argv = list(argv) if argv is not None else sys.argv[1:]
     if args.command is None:
         if argv is None and len(sys.argv) <= 1 or argv == []:
             parser.print_help()

@@ -101,14 +101,15 @@ def ml_value_grad_info(model, theta, stats: SampleStats, *, want_info: bool = Tr
             R = R - np.outer(d, d)
             wvec = inv @ d
         W = inv @ R @ inv
-        g_vec = np.einsum("ij,kij->k", W, dS)
+        g_vec = dS.reshape(dS.shape[0], -1) @ W.reshape(-1)
         if model.meanstructure:
             g_vec = g_vec - 2.0 * dm @ wvec
         f_total += w_g * f
         grad += w_g * g_vec
         if want_info:
-            X = np.einsum("ij,kjl->kil", inv, dS)          # inv @ dS_k
-            info_g = 0.5 * np.einsum("kij,lji->kl", X, X)
+            X = inv @ dS                                    # inv @ dS_k for every k
+            k = X.shape[0]
+            info_g = 0.5 * (X.reshape(k, -1) @ X.transpose(0, 2, 1).reshape(k, -1).T)
             if model.meanstructure:
                 info_g += dm @ inv @ dm.T
             info += w_g * info_g
