@@ -132,6 +132,9 @@ def latent_cov(estimates: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(ib @ psi @ ib.T, index=lv, columns=lv)
 
 
+_implied_latent_cov = latent_cov   # reliability_table's keyword latent_cov= shadows the name
+
+
 def _loadings(estimates: pd.DataFrame, construct: str) -> pd.DataFrame:
     rows = estimates[(estimates["op"] == "=~") & (estimates["lhs"] == construct)]
     return rows.set_index("rhs")
@@ -199,7 +202,7 @@ def reliability_table(estimates: pd.DataFrame, data: pd.DataFrame, *, constructs
     observed = _observed_in_model(estimates)
     _check_items(data, [i for its in fi.values() for i in its])
     s = sample_cov if sample_cov is not None else observed_cov(data, observed)
-    phi = latent_cov if latent_cov is not None else globals()["latent_cov"](estimates)
+    phi = latent_cov if latent_cov is not None else _implied_latent_cov(estimates)
     all_load = estimates[estimates["op"] == "=~"]
     rows = []
     for c, items in fi.items():
