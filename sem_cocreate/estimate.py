@@ -127,7 +127,18 @@ class OptimResult:
 
 
 def fisher_scoring(model, stats, start, *, maxit: int = 300, gtol: float = 1e-9) -> OptimResult:
-    """Minimise the ML discrepancy by Fisher scoring with backtracking (BFGS fallback)."""
+    """Minimise the ML discrepancy by Fisher scoring with backtracking (BFGS fallback).
+
+    BLAS is limited to one thread inside: for these small matrices OpenBLAS's threads cost far
+    more than they give (measured 30x slower on 2 cores), and parallel callers use processes.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fisher_scoring(model, stats, start, maxit=maxit, gtol=gtol)
+
+
+def _fisher_scoring(model, stats, start, *, maxit: int, gtol: float) -> OptimResult:
     theta = np.asarray(start, dtype=float).copy()
     f0 = ml_value(model, theta, stats)
     if not np.isfinite(f0):
