@@ -244,9 +244,11 @@ def run_fit(args, argv=None) -> int:
 
         effects = indirect_paths(instrument)
     indirect = None
-    if len(spec.defined):
+    try:  # TEMPORARY until mediation.py lands
         from .mediation import indirect_table
-
+    except ImportError:
+        indirect_table = None
+    if len(spec.defined) and indirect_table is not None:
         indirect = indirect_table(result, estimates=estimates, effects=effects, method=indirect_method,
                                   n_boot=n_boot, n_failed=n_failed)
 

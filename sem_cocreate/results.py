@@ -95,9 +95,17 @@ def write_json(path, obj) -> Path:
     return path
 
 
-def write_csv(path, df, *, index: bool = False) -> Path:
+def write_csv(path, df, *, index: bool | None = None) -> Path:
+    """Write a table; a labelled index (e.g. construct-by-construct matrices) is written as the
+    first column ``construct`` unless ``index`` says otherwise."""
+    import pandas as pd
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if index is None:
+        index = not isinstance(df.index, pd.RangeIndex)
+    if index and df.index.name is None:
+        df = df.rename_axis("construct")
     df.to_csv(path, index=index, float_format="%.10g", lineterminator="\n")
     return path
 
