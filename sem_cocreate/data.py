@@ -346,6 +346,11 @@ def _table_to_raw(table: pd.DataFrame, *, source_format: str, notes: list[str]) 
         notes.append("Wenjuanxing (问卷星) export: metadata columns " +
                      ", ".join(m for m in _WJX_META if m in names))
     frame = pd.DataFrame({n: _soft_numeric(body[n]) for n in names}, index=body.index)
+    if is_qualtrics and "Finished" in frame.columns:
+        unfinished = frame["Finished"].astype(str).str.strip().str.lower().isin(["0", "0.0", "false"])
+        if unfinished.any():
+            notes.append(f"{int(unfinished.sum())} response(s) with Finished = 0 kept; filter them if the "
+                         "study uses completed responses only")
     raw = _Raw(frame=frame, keys=keys, source_format=source_format, notes=notes, header_rows=header_rows,
                wjx=wjx)
     _standard_fields(raw)
@@ -802,6 +807,7 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
     anchors = {**{_norm_text(k): v for k, v in instrument.anchors("en").items()},
                **{_norm_text(k): v for k, v in instrument.anchors("zh").items()}}
     codes = sorted({float(p.code) for p in instrument.scale})
+    anchor_hint = f"{instrument.scale[0].label_zh}..{instrument.scale[-1].label_zh}" if instrument.scale else ""
     lo, hi = codes[0], codes[-1]
     n_missing_codes = 0
     for it in items:
@@ -823,9 +829,9 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
                 try:
                     vals.append(float(s))
                 except ValueError:
-                    raise DataError(f"item {it}: {_where(row, header)} holds text {s!r} where a number on the "
-                                    f"scale {lo:g}..{hi:g} is expected; correct the cell or declare it in "
-                                    "missing_codes") from None
+                    raise DataError(f"item {it}: {_where(row, header)} holds text {s!r} where a code "
+                                    f"{lo:g}..{hi:g} or a scale label ({anchor_hint}) is expected; correct the "
+                                    "cell, or declare it in the instrument's missing_codes") from None
             x = pd.Series(vals, index=out.index, dtype=float)
         else:
             x = col.astype(float)

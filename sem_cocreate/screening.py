@@ -537,16 +537,14 @@ def _check_out_dir(out: Path, overwrite: bool, inputs: list[Path]) -> None:
 
 def run_screen(args) -> int:
     """The ``screen`` command: read, validate, screen, write; print a short summary. Returns 0."""
-    from .cli import DEFAULT_INSTRUMENT
     from .data import read_responses, validate_responses
     from .instrument import load_instrument
 
     data_path = Path(args.data)
-    inst_path = Path(args.instrument or DEFAULT_INSTRUMENT)
-    inputs = [data_path, inst_path] + [Path(p) for p in (args.mapping, args.config) if p]
+    inputs = [data_path] + [Path(p) for p in (args.instrument, args.mapping, args.config) if p]
     out = Path(args.out)
     _check_out_dir(out, bool(getattr(args, "overwrite", False)), inputs)
-    instrument = load_instrument(inst_path)
+    instrument = load_instrument(args.instrument)       # None: the packaged default instrument
     cfg = load_screening_config(args.config) if args.config else None
     cfg = apply_overrides(cfg, list(getattr(args, "set", []) or []))
     responses = read_responses(data_path, instrument=instrument, mapping=args.mapping)
