@@ -218,6 +218,16 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
     theta0 = start_values(model, stats) if start is None else np.asarray(start, float)
     opt = fisher_scoring(model, stats, theta0)
     notes: list[str] = []
+    if not opt.converged and start is None and len(frames) == 1:
+        # second opinion: semopy's optimizer from its own starting values, then our Fisher scoring
+        from ._semopy import semopy_start
+
+        theta_s = semopy_start(spec, model, frames[0])
+        if theta_s is not None:
+            opt2 = fisher_scoring(model, stats, theta_s)
+            if opt2.converged:
+                opt = opt2
+                notes.append("converged from semopy's solution after our starting values failed")
     if n_dropped:
         notes.append(f"{n_dropped} response(s) with missing answers were dropped (listwise deletion)")
     converged = opt.converged
