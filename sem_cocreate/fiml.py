@@ -1,0 +1,596 @@
+"""Full-information maximum likelihood (``missing = "fiml"``) for ML and MLR, as lavaan 0.6.14.
+
+Rows are grouped by missing-data pattern; for a pattern with observed variables ``o`` the
+log-likelihood uses the submatrix ``Sigma_oo`` and ``mu_o``. All patterns of a group are handled
+together with *embedded* inverses: ``A_b`` is the p x p matrix holding ``Sigma_oo^-1`` in the
+rows/columns ``o`` of pattern ``b`` and zeros elsewhere, so every pattern-level quantity is one
+batched array operation (no Python loop over patterns or rows).
+
+Per group with pattern sizes ``n_b``, pattern means ``ybar_b`` and covariances ``S_b`` (divisor
+``n_b``) of the observed variables, ``d_b = ybar_b - mu`` (zero where missing) and
+``W_b = S_b + d_b d_b'``:
+
+- ``logl = -1/2 sum_b n_b (p_b log 2 pi + log|Sigma_oo| + tr(A_b W_b))``;
+- gradient ``dl/dmu = sum_b n_b A_b d_b``, ``dl = tr(G dSigma)`` with
+  ``G = 1/2 sum_b n_b (A_b W_b A_b - A_b)``;
+- observed information of the saturated moments (mu, vech Sigma), per observation:
+  mean block ``sum n_b A_b / n``, mixed block ``n_b A_b (.) A_b d_b``, covariance block
+  ``n_b/2 [A (x) AWA + AWA (x) A - A (x) A]`` (the bilinear form of ``-d2 l``), reduced to vech
+  with the duplication matrix; the expected information drops the residual terms;
+- casewise scores ``A_b d_i`` and ``1/2 (A_b d_i d_i' A_b - A_b)``.
+
+The saturated (H1) moments come from the EM algorithm exactly as lavaan runs it (start at the
+available-case means and variances with zero covariances, stop when no mean or (co)variance
+moves by more than 1e-5, at most 500 iterations), so ``unrestricted.logl``, the chi-square, SRMR
+and the robust corrections use the same H1 estimates as lavaan.
+
+The model is fitted by Fisher scoring on ``F = -logl / N`` (expected information of the
+structured moments) from the two-stage start (complete-data ML fitted to the EM moments).
+Standard errors use the observed information (the Hessian of ``F``), lavaan's default for
+``missing = "ml"``; MLR adds the sandwich and the Yuan-Bentler (Mplus) scaled test with the
+casewise scores (:mod:`sem_cocreate.robust`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exceptions import DataError, FitError, OptionError
+
+LOG2PI = math.log(2.0 * math.pi)
+
+
+class NotPositiveDefinite(Exception):
+    """A pattern's implied covariance submatrix is not positive definite."""
+
+
+# ----------------------------------------------------------------------------- patterns
+
+@dataclass
+class PatternData:
+    """One group's rows grouped by missing-data pattern (rows with no observed value removed)."""
+
+    X: np.ndarray               # (n, p) data, NaN = missing
+    masks: np.ndarray           # (B, p) True = observed
+    row_pattern: np.ndarray     # (n,) pattern index of every row
+    n: np.ndarray               # (B,) rows per pattern
+    mean: np.ndarray            # (B, p) pattern means of the observed variables, 0 where missing
+    cov: np.ndarray             # (B, p, p) pattern covariances (divisor n_b), 0 where missing
+    size_groups: list = field(default_factory=list)   # [(pattern indices, observed index array)]
+    rows: list = field(default_factory=list)          # row indices of every pattern
+    observed: np.ndarray | None = None                # (n, p) True = observed
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.n.sum())
+
+    @property
+    def npatterns(self) -> int:
+        return int(self.masks.shape[0])
+
+    @property
+    def p(self) -> int:
+        return int(self.X.shape[1])
+
+
+def pattern_data(X: np.ndarray) -> PatternData:
+    """Group the rows of ``X`` (no all-missing rows) by missing-data pattern."""
+    X = np.asarray(X, dtype=float)
+    obs = ~np.isnan(X)
+    masks, row_pattern = np.unique(obs, axis=0, return_inverse=True)
+    row_pattern = row_pattern.ravel()
+    B, p = masks.shape
+    Xz = np.where(obs, X, 0.0)
+    n = np.bincount(row_pattern, minlength=B).astype(float)
+    sums = np.zeros((B, p))
+    np.add.at(sums, row_pattern, Xz)
+    mean = sums / n[:, None]
+    dev = (Xz - mean[row_pattern]) * obs
+    cov = np.zeros((B, p, p))
+    order = np.argsort(row_pattern, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(n.astype(int))])
+    rows_list = []
+    for b in range(B):
+        rows = order[bounds[b]:bounds[b + 1]]
+        rows_list.append(rows)
+        D = dev[rows]
+        cov[b] = D.T @ D / n[b]
+    counts = masks.sum(axis=1)
+    size_groups = []
+    for k in np.unique(counts):
+        idx = np.where(counts == k)[0]
+        size_groups.append((idx, np.array([np.where(masks[b])[0] for b in idx])))
+    return PatternData(X, masks, row_pattern, n, mean, cov, size_groups, rows_list, obs)
+
+
+def embedded_inverse(pdata: PatternData, Sigma: np.ndarray):
+    """Per pattern: ``Sigma_oo^-1`` embedded in a p x p zero matrix, and ``log|Sigma_oo|``."""
+    B, p = pdata.masks.shape
+    A = np.zeros((B, p, p))
+    logdet = np.zeros(B)
+    for idx, o in pdata.size_groups:
+        sub = Sigma[o[:, :, None], o[:, None, :]]
+        try:
+            L = np.linalg.cholesky(sub)
+        except np.linalg.LinAlgError:
+            raise NotPositiveDefinite from None
+        logdet[idx] = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        inv = np.linalg.inv(sub)
+        A[idx[:, None, None], o[:, :, None], o[:, None, :]] = inv
+    return A, logdet
+
+
+def _pattern_terms(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray):
+    A, logdet = embedded_inverse(pdata, Sigma)
+    d = (pdata.mean - mu[None, :]) * pdata.masks
+    W = pdata.cov + d[:, :, None] * d[:, None, :]
+    return A, logdet, d, W
+
+
+def loglik(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray) -> float:
+    """Observed-data (FIML) log-likelihood of one group; raises NotPositiveDefinite."""
+    A, logdet, d, W = _pattern_terms(pdata, mu, Sigma)
+    tr = np.einsum("bij,bji->b", A, W)
+    npo = pdata.masks.sum(axis=1)
+    return float(-0.5 * np.sum(pdata.n * (npo * LOG2PI + logdet + tr)))
+
+
+def loglik_grad(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray):
+    """(logl, dl/dmu (p,), G (p, p)) with ``dl = tr(G dSigma)`` for symmetric dSigma."""
+    A, logdet, d, W = _pattern_terms(pdata, mu, Sigma)
+    n = pdata.n
+    tr = np.einsum("bij,bji->b", A, W)
+    npo = pdata.masks.sum(axis=1)
+    logl = float(-0.5 * np.sum(n * (npo * LOG2PI + logdet + tr)))
+    Ad = np.einsum("bij,bj->bi", A, d)
+    g_mu = (n[:, None] * Ad).sum(axis=0)
+    AWA = A @ W @ A
+    G = 0.5 * np.einsum("b,bij->ij", n, AWA - A)
+    return logl, g_mu, G
+
+
+# ----------------------------------------------------------------------------- vech helpers
+
+def vech_index(p: int):
+    """Row/column indices of the lower triangle (our vech order)."""
+    return np.tril_indices(p)
+
+
+def duplication(p: int) -> np.ndarray:
+    """Duplication matrix D (p*p x p*) with vec(S) = D vech(S) (row-major vec, our vech order)."""
+    r, c = vech_index(p)
+    D = np.zeros((p * p, len(r)))
+    D[r * p + c, np.arange(len(r))] = 1.0
+    D[c * p + r, np.arange(len(r))] = 1.0
+    return D
+
+
+def _vech_reduce(T, p):
+    """D' T D for a (p*p x p*p) matrix T over row-major vec positions (gathers, no products)."""
+    r, c = vech_index(p)
+    a1, a2 = r * p + c, c * p + r
+    off = (r != c).astype(float)
+    Ta1, Ta2 = T[a1], T[a2]
+    return (Ta1[:, a1] + Ta1[:, a2] * off[None, :] + off[:, None] * Ta2[:, a1]
+            + off[:, None] * Ta2[:, a2] * off[None, :])
+
+
+def _vech_reduce_cols(M, p):
+    """M D for a (k x p*p) matrix M."""
+    r, c = vech_index(p)
+    off = (r != c).astype(float)
+    return M[:, r * p + c] + M[:, c * p + r] * off[None, :]
+
+
+def _bilinear(w, P, Q, p, D=None):
+    """vech form of sum_b w_b tr(P_b X Q_b Y) over symmetric X, Y (a p* x p* matrix)."""
+    Pf = P.reshape(len(w), p * p)
+    Qf = Q.reshape(len(w), p * p)
+    M2 = (Pf * w[:, None]).T @ Qf                 # M2[(s,t),(u,r)] = sum w P[s,t] Q[u,r]
+    T = M2.reshape(p, p, p, p).transpose(3, 0, 1, 2).reshape(p * p, p * p)   # T[(r,s),(t,u)]
+    return _vech_reduce(T, p)
+
+
+def h1_information(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray, *, meanstructure: bool,
+                   kind: str = "observed") -> np.ndarray:
+    """Unit information of the saturated moments (mu, vech Sigma) at (mu, Sigma).
+
+    ``kind="observed"``: minus the Hessian of the observed-data log-likelihood divided by n
+    (lavaan's ``lav_mvnorm_missing_information_observed_samplestats``); ``"expected"``: its
+    expectation. Without a mean structure only the vech(Sigma) block is returned (the means
+    are then saturated at their estimates, where the mixed block vanishes).
+    """
+    p = pdata.p
+    D = None
+    A, logdet, d, W = _pattern_terms(pdata, mu, Sigma)
+    n = pdata.n
+    N = pdata.ntotal
+    half = 0.5 * n
+    if kind == "expected":
+        info_ss = _bilinear(half, A, A, p, D)
+    else:
+        AWA = A @ W @ A
+        info_ss = (_bilinear(half, A, AWA, p, D) + _bilinear(half, AWA, A, p, D)
+                   - _bilinear(half, A, A, p, D))
+    if not meanstructure:
+        return info_ss / N
+    info_mm = np.einsum("b,bij->ij", n, A)
+    if kind == "expected":
+        info_ms = np.zeros((p, p * (p + 1) // 2))
+    else:
+        Ad = np.einsum("bij,bj->bi", A, d)
+        T = np.einsum("b,bmj,bk->mjk", n, A, Ad).reshape(p, p * p)
+        info_ms = _vech_reduce_cols(T, p)
+    top = np.hstack([info_mm, info_ms])
+    bottom = np.hstack([info_ms.T, info_ss])
+    return np.vstack([top, bottom]) / N
+
+
+def casewise_scores(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray, *,
+                    meanstructure: bool) -> np.ndarray:
+    """(n, dim) scores of every row with respect to (mu, vech Sigma) (vech part only without means)."""
+    A, _ = embedded_inverse(pdata, Sigma)
+    dev = np.where(pdata.observed, pdata.X - mu[None, :], 0.0)
+    Z = np.empty_like(dev)
+    for b, rows in enumerate(pdata.rows):
+        Z[rows] = dev[rows] @ A[b]
+    r, c = vech_index(pdata.p)
+    factor = np.where(r == c, 0.5, 1.0)           # off-diagonal vech elements count twice
+    s_sigma = factor * (Z[:, r] * Z[:, c] - A[:, r, c][pdata.row_pattern])
+    if not meanstructure:
+        return s_sigma
+    return np.hstack([Z, s_sigma])
+
+
+def h1_firstorder(pdata, mu, Sigma, *, meanstructure: bool) -> np.ndarray:
+    """Unit first-order information (crossproduct of casewise scores / n) of the saturated moments."""
+    S = casewise_scores(pdata, mu, Sigma, meanstructure=meanstructure)
+    return S.T @ S / pdata.ntotal
+
+
+# ----------------------------------------------------------------------------- EM for H1
+
+@dataclass
+class H1:
+    mu: np.ndarray
+    Sigma: np.ndarray
+    logl: float
+    iterations: int
+    converged: bool
+
+
+def em_saturated(pdata: PatternData, *, max_iter: int = 500, tol: float = 1e-5) -> H1:
+    """Saturated moments by EM, run as lavaan 0.6.14 runs it (same start and stopping rule)."""
+    X = pdata.X
+    N = pdata.ntotal
+    p = pdata.p
+    mu = np.nanmean(X, axis=0)
+    var0 = np.nanmean((X - mu) ** 2, axis=0)
+    var0 = np.where(np.isfinite(var0) & (var0 != 0), var0, 1.0)
+    Sigma = np.diag(var0)
+    n = pdata.n
+    nmean = n[:, None] * pdata.mean
+    T2obs = n[:, None, None] * (pdata.cov + pdata.mean[:, :, None] * pdata.mean[:, None, :])
+    r, c = vech_index(p)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        A, _ = embedded_inverse(pdata, Sigma)
+        L = Sigma[None, :, :] @ A                   # rows o: [I 0]; rows m: [B 0]
+        cvec = mu[None, :] - np.einsum("bij,j->bi", L, mu)
+        C = Sigma[None, :, :] - Sigma[None, :, :] @ A @ Sigma[None, :, :]
+        Ly = np.einsum("bij,bj->bi", L, nmean)      # L (n ybar)
+        T1 = (n[:, None] * cvec + Ly).sum(axis=0)
+        T2 = (L @ T2obs @ L.transpose(0, 2, 1)
+              + cvec[:, :, None] * Ly[:, None, :] + Ly[:, :, None] * cvec[:, None, :]
+              + n[:, None, None] * (cvec[:, :, None] * cvec[:, None, :] + C)).sum(axis=0)
+        mu_new = T1 / N
+        Sigma_new = T2 / N - np.outer(mu_new, mu_new)
+        Sigma_new = 0.5 * (Sigma_new + Sigma_new.T)
+        if np.linalg.eigvalsh(Sigma_new).min() < 1e-6:
+            Sigma_new[np.diag_indices(p)] += np.diag(Sigma_new).max() * 1e-8
+        delta = max(np.abs(mu_new - mu).max(), np.abs(Sigma_new[r, c] - Sigma[r, c]).max())
+        mu, Sigma = mu_new, Sigma_new
+        if delta < tol:
+            converged = True
+            break
+    return H1(mu, Sigma, loglik(pdata, mu, Sigma), it, converged)
+
+
+# ----------------------------------------------------------------------------- model pieces
+
+def model_delta(model, theta, *, meanstructure: bool, implied=None):
+    """Per group the Jacobian (dim x npar) of (mu, vech Sigma) with respect to theta."""
+    derivs = model.derivatives(theta, implied)
+    p = model.nobs
+    r, c = vech_index(p)
+    out = []
+    for dS, dm in derivs:
+        rows = dS[:, r, c].T
+        if meanstructure:
+            rows = np.vstack([dm.T, rows])
+        out.append(rows)
+    return out
+
+
+def structured_moments(model, theta, pdatas, *, meanstructure: bool, sample_means=None):
+    """Implied (mu, Sigma) per group; without a mean structure mu is the saturated mean."""
+    out = []
+    for g, (sigma, mu, *_r) in enumerate(model.implied(theta)):
+        if not meanstructure:
+            mu = sample_means[g]
+        out.append((mu, sigma))
+    return out
+
+
+def _objective(model, theta, pdatas, N):
+    """F = -logl/N over groups; inf where some implied matrix is not positive definite."""
+    try:
+        total = 0.0
+        for g, (sigma, mu, *_r) in enumerate(model.implied(theta)):
+            total += loglik(pdatas[g], mu, sigma)
+    except NotPositiveDefinite:
+        return np.inf
+    return -total / N
+
+
+def _objective_grad_info(model, theta, pdatas, N):
+    implied = model.implied(theta)
+    deltas = model_delta(model, theta, meanstructure=True, implied=implied)
+    f = 0.0
+    grad = np.zeros(model.npar)
+    info = np.zeros((model.npar, model.npar))
+    p = model.nobs
+    r, c = vech_index(p)
+    for g, (sigma, mu, *_r) in enumerate(implied):
+        pd_ = pdatas[g]
+        logl, g_mu, G = loglik_grad(pd_, mu, sigma)
+        f -= logl / N
+        gv = np.concatenate([g_mu, np.where(r == c, 1.0, 2.0) * G[r, c]])
+        Dg = deltas[g]
+        grad -= Dg.T @ gv / N
+        I1 = h1_information(pd_, mu, sigma, meanstructure=True, kind="expected")
+        info += (pd_.ntotal / N) * Dg.T @ I1 @ Dg
+    return f, grad, info
+
+
+def fiml_optimize(model, pdatas, start, *, maxit: int = 200, gtol: float = 1e-9):
+    """Fisher scoring with backtracking on F = -logl/N; returns (theta, F, converged, iterations, gmax)."""
+    N = sum(pd_.ntotal for pd_ in pdatas)
+    theta = np.asarray(start, float).copy()
+    if not np.isfinite(_objective(model, theta, pdatas, N)):
+        raise FitError("the starting values give a non-positive-definite implied covariance matrix "
+                       "under FIML; check the model or give start values")
+    f = np.inf
+    gmax = np.inf
+    for it in range(1, maxit + 1):
+        f, g, info = _objective_grad_info(model, theta, pdatas, N)
+        gmax = float(np.abs(g).max()) if g.size else 0.0
+        if gmax < gtol:
+            return theta, f, True, it, gmax
+        try:
+            step = np.linalg.solve(info, g)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(info, g, rcond=None)[0]
+        if not np.all(np.isfinite(step)) or step @ g <= 0:
+            step = g
+        t = 1.0
+        accepted = False
+        for _ in range(40):
+            cand = theta - t * step
+            fc = _objective(model, cand, pdatas, N)
+            if np.isfinite(fc) and fc <= f - 1e-4 * t * (g @ step):
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            return theta, f, gmax < 1e-6, it, gmax
+        theta = cand
+    f, g, _ = _objective_grad_info(model, theta, pdatas, N)
+    gmax = float(np.abs(g).max()) if g.size else 0.0
+    return theta, f, gmax < 1e-6, maxit, gmax
+
+
+# ----------------------------------------------------------------------------- baseline
+
+def baseline_fiml(pdatas):
+    """Independence model under FIML: per variable the available-case mean and variance (ML).
+
+    With a diagonal covariance matrix the observed-data likelihood factors over variables, so
+    the FIML estimates are the univariate ML estimates from the available answers.
+    Returns per group (mu, Sigma) and the total log-likelihood.
+    """
+    out = []
+    logl = 0.0
+    for pd_ in pdatas:
+        X = pd_.X
+        mu = np.nanmean(X, axis=0)
+        var = np.nanmean((X - mu) ** 2, axis=0)
+        nobs = (~np.isnan(X)).sum(axis=0)
+        logl += float(np.sum(-0.5 * nobs * (LOG2PI + np.log(var) + 1.0)))
+        out.append((mu, np.diag(var)))
+    return out, logl
+
+
+def baseline_delta(p: int, *, meanstructure: bool = True):
+    """Jacobian of (mu, vech Sigma) for the independence model (means then variances)."""
+    r, c = vech_index(p)
+    nv = len(r)
+    dvar = np.zeros((nv, p))
+    diag_pos = np.where(r == c)[0]
+    dvar[diag_pos, r[diag_pos]] = 1.0
+    if not meanstructure:
+        return dvar
+    top = np.hstack([np.eye(p), np.zeros((p, p))])
+    bottom = np.hstack([np.zeros((nv, p)), dvar])
+    return np.vstack([top, bottom])
+
+
+# ----------------------------------------------------------------------------- the fit
+
+def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
+    """Fit ``spec`` by FIML on data with missing answers (ML or MLR) and return an SEMResult.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Built with a mean structure (``fit_sem`` does that for ``missing="fiml"``).
+    frames : list of DataFrame
+        One per group, the model's observed variables, NaN for missing answers.
+    estimator : {"ML", "MLR"}
+    group : str, optional
+        Name of the group column (only for messages).
+
+    Returns
+    -------
+    SEMResult
+        ``fit`` holds lavaan's fitMeasures names under ``missing = "ml"``: chi-square against the
+        EM-estimated saturated model, ``unrestricted.logl``, baseline (independence) model fitted
+        by FIML, CFI/TLI/RMSEA, SRMR on the EM moments, logl/AIC/BIC, the FIML-corrected robust
+        CFI/TLI/RMSEA of Zhang & Savalei (2022), and under MLR the Yuan-Bentler scaled test;
+        ``npatterns`` is the number of missing-data patterns.
+
+    Raises
+    ------
+    OptionError
+        For a model with observed exogenous covariates (fixed.x) under FIML, not supported yet.
+    DataError
+        When a group has no usable rows.
+    """
+    from .estimate import SampleStats, fisher_scoring, start_values
+    from .fit import assemble_result
+    from .model import RAMModel
+    from . import robust
+
+    estimator = estimator.upper()
+    if estimator not in ("ML", "MLR"):
+        raise OptionError(f"FIML works with ML and MLR, not {estimator}")
+    if spec.ov_x:
+        raise OptionError("FIML with observed exogenous covariates (fixed.x) is not supported yet; "
+                          "use --missing listwise or model the covariates as variables")
+    if not spec.meanstructure:
+        raise OptionError("FIML needs a mean structure; build the model with meanstructure=True")
+    ov = list(spec.ov_names)
+    pdatas = []
+    n_empty = 0
+    for g, df in enumerate(frames):
+        X = df[ov].to_numpy(dtype=float)
+        keep = ~np.all(np.isnan(X), axis=1)
+        n_empty += int((~keep).sum())
+        X = X[keep]
+        if X.shape[0] < 2:
+            where = f" in group {spec.groups[g]!r}" if len(frames) > 1 else ""
+            raise DataError(f"fewer than two responses with any answer to the model variables{where}; "
+                            "check the data")
+        nobs = (~np.isnan(X)).sum(axis=0)
+        if np.any(nobs < 2):
+            bad = [ov[i] for i in np.where(nobs < 2)[0]]
+            raise DataError(f"variable(s) {', '.join(bad)} have fewer than two answers; drop them from the model")
+        pdatas.append(pattern_data(X))
+    N = sum(pd_.ntotal for pd_ in pdatas)
+    fg = np.array([pd_.ntotal / N for pd_ in pdatas])
+
+    # saturated model by EM, then two-stage start values
+    h1s = [em_saturated(pd_) for pd_ in pdatas]
+    notes: list[str] = []
+    if n_empty:
+        notes.append(f"{n_empty} response(s) with no answer to any model variable were dropped")
+    npat = sum(pd_.npatterns for pd_ in pdatas)
+    notes.append(f"FIML: {N} responses, {npat} missing-data pattern(s)")
+    for g, h in enumerate(h1s):
+        if not h.converged:
+            notes.append("the EM algorithm for the saturated model did not converge in 500 iterations")
+    em_stats = SampleStats([pd_.ntotal for pd_ in pdatas], [h.Sigma for h in h1s], [h.mu for h in h1s])
+    for g, h in enumerate(h1s):
+        if np.any(np.diag(h.Sigma) <= 0):
+            raise DataError("a model variable has zero variance; drop it from the model")
+    model = RAMModel(spec)
+    theta0 = start_values(model, em_stats)
+    ts = fisher_scoring(model, em_stats, theta0)
+    start = ts.theta if np.isfinite(ts.fmin) else theta0
+    theta, fval, converged, iters, gmax = fiml_optimize(model, pdatas, start)
+    if not converged:
+        notes.append(f"the FIML optimizer did not converge (largest gradient {gmax:.2e}); "
+                     "results are not trustworthy")
+
+    implied = model.implied(theta)
+    logl = float(sum(loglik(pdatas[g], mu, sigma) for g, (sigma, mu, *_r) in enumerate(implied)))
+    logl_h1 = float(sum(h.logl for h in h1s))
+    chisq = max(2.0 * (logl_h1 - logl), 0.0)
+
+    # information, SEs, robust pieces
+    moments = [(mu, sigma) for (sigma, mu, *_r) in implied]
+    deltas = model_delta(model, theta, meanstructure=True, implied=implied)
+    E = robust.observed_information(model, theta, pdatas, moments, deltas, meanstructure=True)
+    vcov = None
+    extra: dict[str, float] = {}
+    Einv = robust.safe_inverse(E)
+    identified = Einv is not None
+    if not identified:
+        notes.append("the information matrix is singular: the model is not identified")
+        vcov = np.full((model.npar, model.npar), np.nan)
+    p = len(ov)
+    ndat = len(pdatas) * (p * (p + 1) // 2 + p)
+    df = ndat - model.npar
+    base_moments, logl_base = baseline_fiml(pdatas)
+    bchisq = max(2.0 * (logl_h1 - logl_base), 0.0)
+    bdf = len(pdatas) * p * (p - 1) // 2
+    h1_info = [h1_information(pd_, h.mu, h.Sigma, meanstructure=True) for pd_, h in zip(pdatas, h1s)]
+    h1_fo = [h1_firstorder(pd_, h.mu, h.Sigma, meanstructure=True) for pd_, h in zip(pdatas, h1s)]
+    if identified:
+        if estimator == "MLR":
+            B0 = [D.T @ h1_firstorder(pd_, mu, sigma, meanstructure=True) @ D
+                  for pd_, (mu, sigma), D in zip(pdatas, moments, deltas)]
+            vcov = robust.sandwich(Einv, B0, fg) / N
+            trace = robust.yb_mplus_trace(h1_info, h1_fo, B0, Einv, fg)
+            # baseline model (independence, FIML) and its scaled test
+            bdelta = baseline_delta(p)
+            Eb = sum(f * bdelta.T @ h1_information(pd_, mu, sig, meanstructure=True) @ bdelta
+                     for f, pd_, (mu, sig) in zip(fg, pdatas, base_moments))
+            Ebinv = robust.safe_inverse(Eb)
+            B0b = [bdelta.T @ h1_firstorder(pd_, mu, sig, meanstructure=True) @ bdelta
+                   for pd_, (mu, sig) in zip(pdatas, base_moments)]
+            trace_b = robust.yb_mplus_trace(h1_info, h1_fo, B0b, Ebinv, fg)
+            extra.update(robust.scaled_fit_measures(
+                chisq=chisq, df=df, trace=trace, bchisq=bchisq, bdf=bdf, trace_b=trace_b,
+                N=N, G=len(pdatas), npar=model.npar))
+        else:
+            vcov = Einv / N
+        corr = robust.fiml_corrected(
+            h1s=h1s, h1_info=h1_info, h1_fo=h1_fo, deltas=deltas, implied=moments,
+            base_moments=base_moments, fg=fg, N=N, df=df, bdf=bdf,
+            version="V3" if estimator == "MLR" else "V6")
+        extra.update(robust.robust_fit_measures(
+            xx3=corr["XX3"], c3=corr["c.hat3"], xx3_b=corr["XX3.null"], c3_b=corr["c.hat3.null"],
+            df=df, bdf=bdf, N=N, G=len(pdatas)))
+    # fit measures that differ from the complete-data formulas
+    from scipy.stats import chi2
+
+    npar = model.npar
+    extra.update({
+        "baseline.chisq": bchisq, "baseline.df": float(bdf),
+        "baseline.pvalue": float(chi2.sf(bchisq, bdf)) if bdf > 0 else np.nan,
+        "logl": logl, "unrestricted.logl": logl_h1,
+        "aic": -2 * logl + 2 * npar, "bic": -2 * logl + math.log(N) * npar,
+        "bic2": -2 * logl + npar * math.log((N + 2) / 24),
+        "ntotal": float(N), "npatterns": float(npat),
+    })
+    extra.update(robust.incremental_indices(chisq, df, bchisq, bdf))
+    result = assemble_result(
+        spec, model, em_stats, theta, estimator=estimator, missing="fiml", frames=frames,
+        converged=converged, notes=notes, fmin=chisq / (2 * N), vcov=vcov, chisq=chisq,
+        extra_fit=extra,
+        internals={"pdatas": pdatas, "h1": h1s, "n_empty": n_empty, "iterations": iters,
+                   "information": E})
+    _check_finite(result)
+    return result
+
+
+def _check_finite(result) -> None:
+    est = result.estimates
+    if est["est"].isna().any():
+        rows = est.loc[est["est"].isna(), ["lhs", "op", "rhs"]].astype(str).agg(" ".join, axis=1)
+        raise FitError(f"FIML produced missing estimates for {', '.join(rows)}; check the model")
