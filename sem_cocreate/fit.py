@@ -214,7 +214,14 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
             const = [spec.ov_names[i] for i in np.where(np.diag(S) <= 0)[0]]
             raise DataError(f"variable(s) {', '.join(const)} have zero variance"
                             f"{' in group ' + spec.groups[g] if len(frames) > 1 else ''}; drop them from the model")
+    for g, S in enumerate(stats.cov):
+        if np.linalg.eigvalsh(S).min() <= 1e-10 * max(1.0, float(np.abs(np.diag(S)).max())):
+            raise DataError(
+                f"the sample covariance matrix of the model's {S.shape[0]} observed variables is not positive "
+                f"definite{' in group ' + spec.groups[g] if len(frames) > 1 else ''} (n = {stats.n[g]}): "
+                "items are collinear or there are too few respondents; drop duplicated items or collect more data")
     model = RAMModel(spec, fixed_x_values=_fixed_x_getter(stats, ov_index))
+    check_identification_counts(spec, model.npar)
     theta0 = start_values(model, stats) if start is None else np.asarray(start, float)
     opt = fisher_scoring(model, stats, theta0)
     notes: list[str] = []
@@ -245,6 +252,24 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
     if raise_on_failure and not result.converged:
         raise FitError("the model did not converge; " + "; ".join(result.notes))
     return result
+
+
+def data_moments(spec) -> tuple[int, int]:
+    """(number of sample moments, number of fixed exogenous moments) of a model, as lavaan counts them."""
+    p = len(spec.ov_names)
+    ndat = len(spec.groups) * (p * (p + 1) // 2 + (p if spec.meanstructure else 0))
+    nx = len(spec.ov_x)
+    nfixedx = len(spec.groups) * (nx * (nx + 1) // 2 + (nx if spec.meanstructure else 0)) if nx else 0
+    return ndat, nfixedx
+
+
+def check_identification_counts(spec, npar: int) -> None:
+    """Raise :class:`FitError` when the model has more free parameters than sample moments."""
+    ndat, nfixedx = data_moments(spec)
+    if npar > ndat - nfixedx:
+        raise FitError(
+            f"the model is not identified: {npar} free parameters but only {ndat - nfixedx} sample moments "
+            f"(df = {ndat - nfixedx - npar}); add indicators, fix parameters or remove paths")
 
 
 def information_checks(info: np.ndarray, npar: int):
@@ -349,12 +374,7 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
         cols.insert(4, "group")
     est = est[cols]
     # fit measures
-    p = len(spec.ov_names)
-    ndat = len(spec.groups) * (p * (p + 1) // 2 + (p if spec.meanstructure else 0))
-    nfixedx = 0
-    if spec.ov_x:
-        nx = len(spec.ov_x)
-        nfixedx = len(spec.groups) * (nx * (nx + 1) // 2 + (nx if spec.meanstructure else 0))
+    ndat, nfixedx = data_moments(spec)
     df = ndat - npar - nfixedx
     if chisq is None:
         chisq = N * fmin
