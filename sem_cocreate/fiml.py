@@ -25,7 +25,7 @@ moves by more than 1e-5, at most 500 iterations), so ``unrestricted.logl``, the 
 and the robust corrections use the same H1 estimates as lavaan.
 
 The model is fitted by Fisher scoring on ``F = -logl / N`` (expected information of the
-structured moments) from the two-stage start (complete-data ML fitted to the EM moments).
+structured moments) from the engine's starting values computed on the EM moments.
 Standard errors use the observed information (the Hessian of ``F``), lavaan's default for
 ``missing = "ml"``; MLR adds the sandwich and the Yuan-Bentler (Mplus) scaled test with the
 casewise scores (:mod:`sem_cocreate.robust`).
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -138,9 +139,9 @@ def loglik(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray) -> float:
     return float(-0.5 * np.sum(pdata.n * (npo * LOG2PI + logdet + tr)))
 
 
-def loglik_grad(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray):
+def loglik_grad(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray, *, terms=None):
     """(logl, dl/dmu (p,), G (p, p)) with ``dl = tr(G dSigma)`` for symmetric dSigma."""
-    A, logdet, d, W = _pattern_terms(pdata, mu, Sigma)
+    A, logdet, d, W = terms if terms is not None else _pattern_terms(pdata, mu, Sigma)
     n = pdata.n
     tr = np.einsum("bij,bji->b", A, W)
     npo = pdata.masks.sum(axis=1)
@@ -168,14 +169,23 @@ def duplication(p: int) -> np.ndarray:
     return D
 
 
-def _vech_reduce(T, p):
-    """D' T D for a (p*p x p*p) matrix T over row-major vec positions (gathers, no products)."""
+@lru_cache(maxsize=8)
+def _vech_gather_index(p: int):
+    """Index arrays that reduce M2[(s,t),(u,r)] = sum_b w_b P_b[s,t] Q_b[u,r] to vech form."""
     r, c = vech_index(p)
-    a1, a2 = r * p + c, c * p + r
-    off = (r != c).astype(float)
-    Ta1, Ta2 = T[a1], T[a2]
-    return (Ta1[:, a1] + Ta1[:, a2] * off[None, :] + off[:, None] * Ta2[:, a1]
-            + off[:, None] * Ta2[:, a2] * off[None, :])
+    off = r != c
+    combos = []
+    for x, y, ax in ((r, c, None), (c, r, off)):
+        for z, w, bx in ((r, c, None), (c, r, off)):
+            rows = y[:, None] * p + z[None, :]
+            cols = w[None, :] * p + x[:, None]
+            mask = np.ones((len(r), len(r)))
+            if ax is not None:
+                mask = mask * ax[:, None]
+            if bx is not None:
+                mask = mask * bx[None, :]
+            combos.append((rows, cols, mask))
+    return combos
 
 
 def _vech_reduce_cols(M, p):
@@ -186,16 +196,23 @@ def _vech_reduce_cols(M, p):
 
 
 def _bilinear(w, P, Q, p, D=None):
-    """vech form of sum_b w_b tr(P_b X Q_b Y) over symmetric X, Y (a p* x p* matrix)."""
+    """vech form of sum_b w_b tr(P_b X Q_b Y) over symmetric X, Y (a p* x p* matrix).
+
+    For unit directions X = e_x e_y' (+ transpose), Y = e_z e_w' (+ transpose) the trace is
+    ``P[y, z] Q[w, x]``; the four (or fewer) index combinations of the vech pairs are summed.
+    """
     Pf = P.reshape(len(w), p * p)
     Qf = Q.reshape(len(w), p * p)
     M2 = (Pf * w[:, None]).T @ Qf                 # M2[(s,t),(u,r)] = sum w P[s,t] Q[u,r]
-    T = M2.reshape(p, p, p, p).transpose(3, 0, 1, 2).reshape(p * p, p * p)   # T[(r,s),(t,u)]
-    return _vech_reduce(T, p)
+    out = None
+    for rows, cols, mask in _vech_gather_index(p):
+        term = M2[rows, cols] * mask
+        out = term if out is None else out + term
+    return out
 
 
 def h1_information(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray, *, meanstructure: bool,
-                   kind: str = "observed") -> np.ndarray:
+                   kind: str = "observed", terms=None) -> np.ndarray:
     """Unit information of the saturated moments (mu, vech Sigma) at (mu, Sigma).
 
     ``kind="observed"``: minus the Hessian of the observed-data log-likelihood divided by n
@@ -204,17 +221,16 @@ def h1_information(pdata: PatternData, mu: np.ndarray, Sigma: np.ndarray, *, mea
     are then saturated at their estimates, where the mixed block vanishes).
     """
     p = pdata.p
-    D = None
-    A, logdet, d, W = _pattern_terms(pdata, mu, Sigma)
+    A, logdet, d, W = terms if terms is not None else _pattern_terms(pdata, mu, Sigma)
     n = pdata.n
     N = pdata.ntotal
     half = 0.5 * n
     if kind == "expected":
-        info_ss = _bilinear(half, A, A, p, D)
+        info_ss = _bilinear(half, A, A, p)
     else:
         AWA = A @ W @ A
-        info_ss = (_bilinear(half, A, AWA, p, D) + _bilinear(half, AWA, A, p, D)
-                   - _bilinear(half, A, A, p, D))
+        info_ss = (_bilinear(half, A, AWA, p) + _bilinear(half, AWA, A, p)
+                   - _bilinear(half, A, A, p))
     if not meanstructure:
         return info_ss / N
     info_mm = np.einsum("b,bij->ij", n, A)
@@ -337,23 +353,25 @@ def _objective(model, theta, pdatas, N):
     return -total / N
 
 
-def _objective_grad_info(model, theta, pdatas, N):
+def _objective_grad_info(model, theta, pdatas, N, *, want_info=True):
     implied = model.implied(theta)
     deltas = model_delta(model, theta, meanstructure=True, implied=implied)
     f = 0.0
     grad = np.zeros(model.npar)
-    info = np.zeros((model.npar, model.npar))
+    info = np.zeros((model.npar, model.npar)) if want_info else None
     p = model.nobs
     r, c = vech_index(p)
     for g, (sigma, mu, *_r) in enumerate(implied):
         pd_ = pdatas[g]
-        logl, g_mu, G = loglik_grad(pd_, mu, sigma)
+        terms = _pattern_terms(pd_, mu, sigma)
+        logl, g_mu, G = loglik_grad(pd_, mu, sigma, terms=terms)
         f -= logl / N
         gv = np.concatenate([g_mu, np.where(r == c, 1.0, 2.0) * G[r, c]])
         Dg = deltas[g]
         grad -= Dg.T @ gv / N
-        I1 = h1_information(pd_, mu, sigma, meanstructure=True, kind="expected")
-        info += (pd_.ntotal / N) * Dg.T @ I1 @ Dg
+        if want_info:
+            I1 = h1_information(pd_, mu, sigma, meanstructure=True, kind="expected", terms=terms)
+            info += (pd_.ntotal / N) * Dg.T @ I1 @ Dg
     return f, grad, info
 
 
@@ -366,8 +384,15 @@ def fiml_optimize(model, pdatas, start, *, maxit: int = 200, gtol: float = 1e-9)
                        "under FIML; check the model or give start values")
     f = np.inf
     gmax = np.inf
+    info = None
+    info_age = 0
     for it in range(1, maxit + 1):
-        f, g, info = _objective_grad_info(model, theta, pdatas, N)
+        # the expected information changes little between iterations: refresh it every few steps
+        refresh = info is None or info_age >= 4
+        f, g, new_info = _objective_grad_info(model, theta, pdatas, N, want_info=refresh)
+        if refresh:
+            info, info_age = new_info, 0
+        info_age += 1
         gmax = float(np.abs(g).max()) if g.size else 0.0
         if gmax < gtol:
             return theta, f, True, it, gmax
@@ -386,10 +411,12 @@ def fiml_optimize(model, pdatas, start, *, maxit: int = 200, gtol: float = 1e-9)
                 accepted = True
                 break
             t *= 0.5
+        if t < 1.0:
+            info_age = 99
         if not accepted:
             return theta, f, gmax < 1e-6, it, gmax
         theta = cand
-    f, g, _ = _objective_grad_info(model, theta, pdatas, N)
+    f, g, _ = _objective_grad_info(model, theta, pdatas, N, want_info=False)
     gmax = float(np.abs(g).max()) if g.size else 0.0
     return theta, f, gmax < 1e-6, maxit, gmax
 
@@ -460,7 +487,7 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
     DataError
         When a group has no usable rows.
     """
-    from .estimate import SampleStats, fisher_scoring, start_values
+    from .estimate import SampleStats, start_values
     from .fit import assemble_result
     from .model import RAMModel
     from . import robust
@@ -508,9 +535,7 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
         if np.any(np.diag(h.Sigma) <= 0):
             raise DataError("a model variable has zero variance; drop it from the model")
     model = RAMModel(spec)
-    theta0 = start_values(model, em_stats)
-    ts = fisher_scoring(model, em_stats, theta0)
-    start = ts.theta if np.isfinite(ts.fmin) else theta0
+    start = start_values(model, em_stats)
     theta, fval, converged, iters, gmax = fiml_optimize(model, pdatas, start)
     if not converged:
         notes.append(f"the FIML optimizer did not converge (largest gradient {gmax:.2e}); "

@@ -68,15 +68,16 @@ def observed_information(model, theta, pdatas, moments, deltas, *, meanstructure
     ``tr(G Sigma(theta)) + g' mu(theta)`` with ``G, g`` held at their values at ``theta``
     (lavaan differentiates its analytic gradient numerically too, ``lav_model_hessian``).
     """
-    from .fiml import h1_information, loglik_grad
+    from .fiml import _pattern_terms, h1_information, loglik_grad
 
     N = sum(pd_.ntotal for pd_ in pdatas)
     E = np.zeros((model.npar, model.npar))
     Gs, gs = [], []
     for g, (pd_, (mu, sigma), D) in enumerate(zip(pdatas, moments, deltas)):
-        I1 = h1_information(pd_, mu, sigma, meanstructure=meanstructure, kind="observed")
+        terms = _pattern_terms(pd_, mu, sigma)
+        I1 = h1_information(pd_, mu, sigma, meanstructure=meanstructure, kind="observed", terms=terms)
         E += (pd_.ntotal / N) * D.T @ I1 @ D
-        _, g_mu, G = loglik_grad(pd_, mu, sigma)
+        _, g_mu, G = loglik_grad(pd_, mu, sigma, terms=terms)
         Gs.append(-G / N)
         gs.append(-g_mu / N if meanstructure else np.zeros_like(g_mu))
     H2 = np.zeros_like(E)
