@@ -60,7 +60,7 @@ class PatternData:
     n: np.ndarray               # (B,) rows per pattern
     mean: np.ndarray            # (B, p) pattern means of the observed variables, 0 where missing
     cov: np.ndarray             # (B, p, p) pattern covariances (divisor n_b), 0 where missing
-    size_groups: list = field(default_factory=list)   # [(pattern indices, observed index array)]
+    size_groups: list = field(default_factory=list)   # [(patterns, observed idx, missing idx)]
     rows: list = field(default_factory=list)          # row indices of every pattern
     observed: np.ndarray | None = None                # (n, p) True = observed
 
@@ -103,16 +103,77 @@ def pattern_data(X: np.ndarray) -> PatternData:
     size_groups = []
     for k in np.unique(counts):
         idx = np.where(counts == k)[0]
-        size_groups.append((idx, np.array([np.where(masks[b])[0] for b in idx])))
+        size_groups.append((idx, np.array([np.where(masks[b])[0] for b in idx]),
+                            np.array([np.where(~masks[b])[0] for b in idx]).reshape(len(idx), p - k)))
     return PatternData(X, masks, row_pattern, n, mean, cov, size_groups, rows_list, obs)
 
 
 def embedded_inverse(pdata: PatternData, Sigma: np.ndarray):
-    """Per pattern: ``Sigma_oo^-1`` embedded in a p x p zero matrix, and ``log|Sigma_oo|``."""
+    """Per pattern: ``Sigma_oo^-1`` embedded in a p x p zero matrix, and ``log|Sigma_oo|``.
+
+    From ``P = Sigma^-1`` by the partitioned-inverse identity
+    ``Sigma_oo^-1 = P_oo - P_om P_mm^-1 P_mo`` (the embedded form ``P - P[:, m] P_mm^-1 P[m, :]``
+    has zero rows/columns m) and ``log|Sigma_oo| = log|Sigma| + log|P_mm|``: one p x p inverse
+    plus small k x k systems (k = number of missing answers) instead of one inverse per pattern.
+    Falls back to inverting every submatrix when Sigma itself is not positive definite.
+    """
+    B, p = pdata.masks.shape
+    try:
+        L = np.linalg.cholesky(Sigma)
+    except np.linalg.LinAlgError:
+        return _embedded_inverse_direct(pdata, Sigma)
+    logdet_full = 2.0 * np.log(np.diag(L)).sum()
+    P = np.linalg.inv(Sigma)
+    P = 0.5 * (P + P.T)
+    A = np.empty((B, p, p))
+    logdet = np.empty(B)
+    for idx, o, m in pdata.size_groups:
+        k = m.shape[1]
+        if k == 0:
+            A[idx] = P
+            logdet[idx] = logdet_full
+            continue
+        Pm = P[:, m].transpose(1, 0, 2)                   # (Bk, p, k)
+        Pmm = P[m[:, :, None], m[:, None, :]]              # (Bk, k, k)
+        Pmm_inv, logdet_mm = _small_inverse(Pmm)
+        Ak = P[None, :, :] - Pm @ Pmm_inv @ Pm.transpose(0, 2, 1)
+        Ak[np.arange(len(idx))[:, None], m, :] = 0.0
+        Ak[np.arange(len(idx))[:, None], :, m] = 0.0
+        A[idx] = 0.5 * (Ak + Ak.transpose(0, 2, 1))
+        logdet[idx] = logdet_full + logdet_mm
+    return A, logdet
+
+
+def _small_inverse(M):
+    """Inverse and log-determinant of a stack of small positive definite matrices (closed form k <= 2)."""
+    k = M.shape[1]
+    if k == 1:
+        v = M[:, 0, 0]
+        if np.any(v <= 0):
+            raise NotPositiveDefinite
+        return (1.0 / v)[:, None, None], np.log(v)
+    if k == 2:
+        a, b, c = M[:, 0, 0], M[:, 0, 1], M[:, 1, 1]
+        det = a * c - b * b
+        if np.any(det <= 0) or np.any(a <= 0):
+            raise NotPositiveDefinite
+        inv = np.empty_like(M)
+        inv[:, 0, 0] = c / det
+        inv[:, 1, 1] = a / det
+        inv[:, 0, 1] = inv[:, 1, 0] = -b / det
+        return inv, np.log(det)
+    try:
+        L = np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:
+        raise NotPositiveDefinite from None
+    return np.linalg.inv(M), 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+
+
+def _embedded_inverse_direct(pdata: PatternData, Sigma: np.ndarray):
     B, p = pdata.masks.shape
     A = np.zeros((B, p, p))
     logdet = np.zeros(B)
-    for idx, o in pdata.size_groups:
+    for idx, o, _m in pdata.size_groups:
         sub = Sigma[o[:, :, None], o[:, None, :]]
         try:
             L = np.linalg.cholesky(sub)
