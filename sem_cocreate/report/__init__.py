@@ -1,12 +1,101 @@
-"""Reports rendered from a results folder (never refits). Placeholder until the full renderer lands."""
+"""The human report, rendered only from a results folder (it never refits).
+
+``render_report(out_dir, formats=("html", "md"), langs=("en",))`` reads the folder's CSV/JSON files
+(:mod:`.folder`), builds the content once per language (:mod:`.context`, numbers rounded and
+labelled by :mod:`sem_cocreate.tables`) and writes ``report.html`` / ``report.md`` / ``report.docx``
+for the first language and ``report.<lang>.<ext>`` for every further one.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..exceptions import OptionError
+
+FORMATS = ("html", "md", "docx")
+LANGS = ("en", "zh")
+
+
+def _as_tuple(value, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.split(",")]
+    out = tuple(str(v).strip().lower() for v in value if str(v).strip())
+    if not out:
+        raise OptionError(f"--{what}: give at least one value")
+    return tuple(dict.fromkeys(out))
+
+
+def report_filename(fmt: str, lang: str, *, first: bool) -> str:
+    """``report.<ext>`` for the first language, ``report.<lang>.<ext>`` for the others.
+
+    Examples
+    --------
+    >>> report_filename("html", "zh", first=False)
+    'report.zh.html'
+    """
+    return f"report.{fmt}" if first else f"report.{lang}.{fmt}"
+
 
 def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Path]:
-    out = Path(out_dir)
-    p = out / "report.md"
-    p.write_text("# sem_cocreate report\n\n(renderer pending)\n", encoding="utf-8")
-    return [p]
+    """Write the report of a results folder in the requested formats and languages.
+
+    Parameters
+    ----------
+    out_dir : str or path-like
+        A results folder written by ``python -m sem_cocreate fit``.
+    formats : sequence of str or str
+        Any of ``html``, ``md``, ``docx`` (``docx`` needs the optional extra: ``pip install "sem_cocreate[docx]"``).
+    langs : sequence of str or str
+        Any of ``en``, ``zh``; the first gets the plain file names.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in order (language, then format).
+
+    Raises
+    ------
+    OptionError
+        Unknown format or language, or python-docx missing for ``docx``.
+    InputFileError
+        The folder or one of its required files (``estimates.csv``, ``fit.json``) is missing or unreadable.
+    """
+    formats = _as_tuple(formats, "format")
+    langs = _as_tuple(langs, "lang")
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise OptionError(f"--format {fmt}: use html, md or docx")
+    for lang in langs:
+        if lang not in LANGS:
+            raise OptionError(f"--lang {lang}: use en or zh")
+    if "docx" in formats:
+        from .docx import check_docx_available
+
+        check_docx_available()
+
+    from .context import build_report
+    from .folder import read_results_folder
+
+    folder = read_results_folder(out_dir)
+    written: list[Path] = []
+    for k, lang in enumerate(langs):
+        report = build_report(folder, lang=lang)
+        for fmt in formats:
+            path = folder.path / report_filename(fmt, lang, first=(k == 0))
+            if fmt == "md":
+                from .markdown import render_markdown
+
+                path.write_text(render_markdown(report), encoding="utf-8")
+            elif fmt == "html":
+                from .html import render_html
+
+                path.write_text(render_html(report), encoding="utf-8")
+            else:
+                from .docx import write_docx
+
+                write_docx(report, path)
+            written.append(path)
+    return written
+
+
+__all__ = ["render_report", "report_filename", "FORMATS", "LANGS"]

@@ -1,0 +1,363 @@
+"""Assemble the report's content as a flat list of blocks, one list per language.
+
+A block is a heading, a paragraph, a list, a banner, a warning box or a display table (from
+:mod:`sem_cocreate.tables`). The renderers (``markdown``, ``html``, ``docx``) walk the same list,
+so the three formats always say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .. import tables as T
+from .folder import ResultsFolder, find_instrument
+from .i18n import label
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of the report.
+
+    ``kind`` is ``heading`` (``text``, ``level``), ``para`` (``text``; ``style`` "note"/"lead"),
+    ``list`` (``items``), ``banner`` (``text``, ``items``), ``warning`` (``text`` title, ``items``),
+    ``table`` (``table``, ``caption``, ``note``) or ``code`` (``text``).
+    """
+
+    kind: str
+    text: str = ""
+    level: int = 2
+    items: tuple[str, ...] = ()
+    table: pd.DataFrame | None = None
+    caption: str = ""
+    note: str = ""
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    """The content of one language's report."""
+
+    lang: str
+    title: str
+    subtitle: str
+    blocks: tuple[Block, ...] = field(default_factory=tuple)
+
+
+class _Builder:
+    def __init__(self, lang: str):
+        self.lang = lang
+        self.blocks: list[Block] = []
+        self.n_table = 0
+
+    def t(self, key, **kw) -> str:
+        return label(key, self.lang, **kw)
+
+    def heading(self, key_or_text, level=2, *, raw=False):
+        self.blocks.append(Block("heading", key_or_text if raw else self.t(key_or_text), level=level))
+
+    def para(self, text, style=""):
+        if text:
+            self.blocks.append(Block("para", text, style=style))
+
+    def items(self, items, kind="list", text=""):
+        items = tuple(i for i in items if i)
+        if items:
+            self.blocks.append(Block(kind, text, items=items))
+
+    def table(self, df, caption_key, note="", **kw):
+        if df is None or not len(df):
+            return
+        self.n_table += 1
+        self.blocks.append(Block("table", table=df, caption=self.t(caption_key, n=self.n_table, **kw), note=note))
+
+    def missing(self, name):
+        self.para(self.t("missing_section", file=name), style="note")
+
+
+def _names(instrument, lang):
+    if instrument is None:
+        return None, None
+    names = {c.id: (c.name_zh if lang == "zh" else c.name_en) for c in instrument.constructs}
+    wording = {it.id: it.text_for(None, lang) for it in instrument.items()}
+    return names, wording
+
+
+def _warnings(folder: ResultsFolder, lang: str) -> list[str]:
+    items = []
+    if not folder.converged:
+        items.append(label("not_converged", lang))
+    for note in folder.notes.get("notes", []) or []:
+        low = str(note).lower()
+        if any(k in low for k in ("heywood", "not positive", "warning", "did not converge", "not identified",
+                                  "failed")):
+            items.append(str(note))
+    for w in folder.notes.get("warnings", []) or []:
+        if str(w) not in items:
+            items.append(str(w))
+    return items
+
+
+def build_report(folder: ResultsFolder, *, lang: str = "en") -> Report:
+    """The content of the report of ``folder`` in ``lang`` ("en" or "zh").
+
+    Parameters
+    ----------
+    folder : ResultsFolder
+        From :func:`sem_cocreate.report.folder.read_results_folder`.
+    lang : str
+
+    Returns
+    -------
+    Report
+    """
+    b = _Builder(lang)
+    t = b.t
+    instrument, why = find_instrument(folder)
+    names, wording = _names(instrument, lang)
+    title = t("title")
+    subtitle = ""
+    if instrument is not None:
+        subtitle = instrument.title_zh if lang == "zh" else instrument.title_en
+    ended = folder.manifest.get("ended", "")
+    b.para(t("generated", folder=folder.path.name, ended=ended or "—"), style="note")
+
+    if folder.simulated:
+        b.blocks.append(Block("banner", t("simulated_banner"), items=(t("simulated_detail"),)))
+    warn = _warnings(folder, lang)
+    if warn:
+        b.blocks.append(Block("warning", t("warning_title"), items=tuple(warn)))
+    if why == "changed":
+        b.para(t("instrument_changed"), style="note")
+
+    _sample(b, folder)
+    _measurement(b, folder, names, wording)
+    _structural(b, folder, names)
+    _mediation(b, folder)
+    _invariance(b, folder)
+    _method(b, folder)
+    _reproducibility(b, folder)
+    return Report(lang=lang, title=title, subtitle=subtitle, blocks=tuple(b.blocks))
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+def _sample(b: _Builder, folder: ResultsFolder):
+    t = b.t
+    b.heading("s_sample")
+    n_obs = folder.n_obs
+    s = folder.screening
+    if s:
+        b.para(t("sample_sentence", n_raw=T.fmt_int(s.get("n_raw")), n_excluded=T.fmt_int(s.get("n_excluded")),
+                 n_analysed=T.fmt_int(s.get("n_analysed")), n_obs=T.fmt_int(n_obs)))
+        b.table(T.screening_table(s, n_obs=n_obs, lang=b.lang), "screen_caption")
+        b.para(t("screen_note"), style="note")
+    else:
+        b.para(t("sample_sentence_noscreen", n_obs=T.fmt_int(n_obs)))
+    notes = [n for n in folder.notes.get("notes", []) or []]
+    if notes:
+        b.heading(t("notes_title"), level=3, raw=True)
+        b.items(notes)
+
+
+def _measurement(b: _Builder, folder: ResultsFolder, names, wording):
+    t, lang = b.t, b.lang
+    b.heading("s_measurement")
+    # fit
+    b.heading("s_cfa_fit", level=3)
+    if folder.measurement_fit:
+        mf = dict(folder.measurement_fit)
+        mf.setdefault("estimator", folder.estimator)
+        note = t("fit_note") + (" " + t("fit_note_robust") if folder.estimator == "MLR" else "")
+        b.table(T.fit_table({t("model_cfa"): mf}, lang=lang), "fit_caption_cfa", note=note)
+    else:
+        b.missing("measurement/fit.json")
+    # loadings
+    b.heading("s_loadings", level=3)
+    est = folder.measurement_estimates if folder.measurement_estimates is not None else folder.estimates
+    b.table(T.loadings_table(est, names=names, wording=wording, lang=lang), "loadings_caption",
+            note=t("loadings_note"))
+    # reliability
+    b.heading("s_reliability", level=3)
+    if folder.reliability is not None:
+        b.table(T.reliability_display(folder.reliability, flags=folder.flags, names=names, lang=lang),
+                "rel_caption", note=t("rel_note"))
+        lines = T.flag_lines(folder.flags, lang=lang)
+        if lines:
+            b.blocks.append(Block("warning", t("flags_title"), items=tuple(lines)))
+        elif folder.flags is not None:
+            b.para(t("no_flags"))
+    else:
+        b.missing("reliability.csv")
+    # discriminant validity
+    b.heading("s_discriminant", level=3)
+    if folder.htmt is not None:
+        mx, pair = T.htmt_max(folder.htmt)
+        mc = T.htmt_max(folder.htmt_classic)[0] if folder.htmt_classic is not None else float("nan")
+        b.table(T.htmt_display(folder.htmt, lang=lang), "htmt_caption",
+                note=t("htmt_note", max_htmt=T.fmt_num(mx, 2, leading_zero=False), pair=pair,
+                       max_classic=T.fmt_num(mc, 2, leading_zero=False)))
+    else:
+        b.missing("validity/htmt.csv")
+    if folder.fornell_larcker is not None:
+        fl = T.fornell_larcker_display(folder.fornell_larcker, lang=lang)
+        b.table(fl, "fl_caption", note=t("fl_note", n_viol=fl.attrs.get("violations", 0)))
+    else:
+        b.missing("validity/fornell_larcker.csv")
+    # normality
+    b.heading("s_normality", level=3)
+    if folder.normality:
+        nm = folder.normality
+        b.table(T.normality_display(nm, lang=lang), "norm_caption",
+                note=t("norm_note", n=T.fmt_int(nm.get("n_obs")), p=T.fmt_int(nm.get("n_var"))))
+        b.para(T.normality_recommendation(nm, estimator=folder.estimator, lang=lang), style="lead")
+    else:
+        b.missing("normality.json")
+
+
+def _structural(b: _Builder, folder: ResultsFolder, names):
+    t, lang = b.t, b.lang
+    b.heading("s_structural")
+    b.heading("s_struct_fit", level=3)
+    models = {}
+    if folder.measurement_fit:
+        mf = dict(folder.measurement_fit)
+        mf.setdefault("estimator", folder.estimator)
+        models[t("model_cfa")] = mf
+    models[t("model_sem")] = folder.fit
+    note = t("fit_note") + (" " + t("fit_note_robust") if folder.estimator == "MLR" else "")
+    b.table(T.fit_table(models, lang=lang), "fit_caption_sem", note=note)
+
+    b.heading("s_hypotheses", level=3)
+    boot = int((folder.manifest.get("options") or {}).get("bootstrap") or 0)
+    ci_kind = t("ci_boot", n_boot=T.fmt_int(boot)) if boot else t("ci_wald")
+    if folder.hypotheses is not None and len(folder.hypotheses):
+        b.table(T.hypotheses_display(folder.hypotheses, lang=lang), "hyp_caption",
+                note=t("hyp_note", ci_kind=ci_kind))
+        col = "text_zh" if lang == "zh" else "text_en"
+        if col in folder.hypotheses.columns:
+            b.heading(t("hyp_statements"), level=4, raw=True)
+            b.items([f"{r['id']}: {r[col]}" for r in folder.hypotheses.to_dict("records")
+                     if isinstance(r.get(col), str) and r[col]])
+    else:
+        b.para(t("no_hypotheses"), style="note")
+        b.table(T.paths_display(folder.estimates, lang=lang), "paths_caption", note=t("hyp_note", ci_kind=ci_kind))
+
+    b.heading("s_r2", level=3)
+    if folder.r2 is not None:
+        b.table(T.r2_display(folder.r2, folder.estimates, names=names, lang=lang), "r2_caption")
+    else:
+        b.missing("r2.csv")
+    if names:
+        used = [c for c in names if c in set(folder.estimates["lhs"]) | set(folder.estimates["rhs"])]
+        sep = "；" if lang == "zh" else "; "
+        abbrev = sep.join(f"{c} = {names[c]}" for c in used)
+        b.para(t("abbrev", items=abbrev), style="note")
+
+
+def _mediation(b: _Builder, folder: ResultsFolder):
+    t, lang = b.t, b.lang
+    b.heading("s_mediation")
+    ind = folder.indirect
+    opts = folder.manifest.get("options") or {}
+    fallback = False
+    if ind is None:
+        if (folder.estimates["op"] == ":=").any():
+            boot = int(opts.get("bootstrap") or 0)
+            method = f"bootstrap {opts.get('ci', 'perc')}" if boot else ("mc" if opts.get("ci") == "mc" else "delta")
+            ind = T.indirect_from_estimates(folder.estimates, method=method, n_boot=boot)
+            fallback = True
+        else:
+            b.para(t("no_mediation"))
+            return
+    if not len(ind):
+        b.para(t("no_mediation"))
+        return
+    methods = list(dict.fromkeys(ind["method"].dropna().astype(str))) if "method" in ind.columns else []
+    parts = []
+    for m in methods or [""]:
+        text = T.method_label(m, lang=lang)
+        sub = ind[ind["method"].astype(str) == m] if methods else ind
+        nb = sub["n_boot"].max() if "n_boot" in sub.columns else 0
+        nf = sub["n_failed"].max() if "n_failed" in sub.columns else 0
+        if T._finite(nb) and nb > 0:
+            text += " (" + t("boot_counts", n_boot=T.fmt_int(nb), n_failed=T.fmt_int(nf if T._finite(nf) else 0)) + ")"
+        parts.append(text)
+    b.para(t("med_intro", method="; ".join(parts)))
+    if fallback:
+        b.para(t("med_fallback"), style="note")
+    for outcome in T.indirect_outcomes(ind):
+        df = T.indirect_display(ind, outcome=outcome if outcome else None, lang=lang)
+        b.table(df, "med_caption", note=t("med_note"), outcome=outcome or "—")
+
+
+def _invariance(b: _Builder, folder: ResultsFolder):
+    t, lang = b.t, b.lang
+    b.heading("s_invariance")
+    if folder.invariance is not None and len(folder.invariance):
+        b.table(T.invariance_display(folder.invariance, lang=lang), "inv_caption", note=t("inv_note"))
+    else:
+        b.para(t("inv_none"), style="note")
+
+
+def _method(b: _Builder, folder: ResultsFolder):
+    t, lang = b.t, b.lang
+    b.heading("s_method")
+    man = folder.manifest
+    opts = man.get("options") or {}
+    est = folder.estimator
+    missing = str(folder.fit.get("missing") or opts.get("missing") or "listwise").lower()
+    s = folder.screening
+    screening = ""
+    if s:
+        rules = [label(f"step_{k}", lang) for k, r in (s.get("rules") or {}).items()
+                 if (r or {}).get("removed")]
+        if lang == "en":
+            rules = [r[:1].lower() + r[1:] for r in rules]
+        sep = "、" if lang == "zh" else "; "
+        screening = t("screen_sentence", n_raw=T.fmt_int(s.get("n_raw")), n_excluded=T.fmt_int(s.get("n_excluded")),
+                      rules=sep.join(rules) or "—")
+    boot = int(opts.get("bootstrap") or 0)
+    if boot:
+        ci = str(opts.get("ci") or "perc")
+        indirect = t("ind_boot", n_boot=T.fmt_int(boot), ci_long=T.method_label(f"bootstrap {ci}", lang=lang))
+    elif opts.get("ci") == "mc":
+        indirect = t("ind_mc")
+    else:
+        indirect = t("ind_delta")
+    if not (folder.estimates["op"] == ":=").any() and folder.indirect is None:
+        indirect = ""
+    version = (man.get("versions") or {}).get("sem_cocreate", "")
+    seed = man.get("seed", "—")
+    text = t("method_para", estimator_long=t(f"est_{est}") if est in ("ML", "MLR", "WLSMV") else est,
+             version=version, screening=screening, missing=t(f"miss_{missing}") if missing in ("listwise", "fiml")
+             else missing, n_obs=T.fmt_int(folder.n_obs), indirect=indirect, seed=seed)
+    if lang != "zh":
+        text = " ".join(text.split())
+    b.para(text, style="method")
+    if folder.simulated:
+        b.para(t("method_simulated"), style="note")
+
+
+def _reproducibility(b: _Builder, folder: ResultsFolder):
+    t, lang = b.t, b.lang
+    b.heading("s_repro")
+    man = folder.manifest
+    cmd = man.get("command")
+    if isinstance(cmd, list):
+        import shlex
+
+        cmd = shlex.join(str(c) for c in cmd)
+    pairs = [(t("repro_command"), cmd or "—"), (t("repro_seed"), man.get("seed", "—")),
+             (t("repro_started"), man.get("started", "—")), (t("repro_ended"), man.get("ended", "—")),
+             (t("repro_seconds"), man.get("seconds", "—")),
+             (t("repro_model"), folder.notes.get("model_source", "—"))]
+    b.blocks.append(Block("table", table=T.key_value_table(pairs, lang=lang)))
+    if man.get("inputs"):
+        b.heading(t("repro_inputs"), level=3, raw=True)
+        b.blocks.append(Block("table", table=T.inputs_table(man, lang=lang)))
+    if man.get("versions"):
+        b.heading(t("repro_versions"), level=3, raw=True)
+        b.blocks.append(Block("table", table=T.versions_table(man, lang=lang)))
+    b.para(t("repro_rerun"), style="note")

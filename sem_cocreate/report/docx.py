@@ -1,0 +1,194 @@
+"""Word renderer (python-docx, the optional extra ``docx``): real Word headings and APA tables
+(horizontal rules only). python-docx is imported inside the functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..exceptions import OptionError
+from .context import Report
+
+_NOTE = {"en": "Note.", "zh": "注："}
+_WARN_RGB = "A40000"
+
+
+def check_docx_available() -> None:
+    """Raise :class:`OptionError` when python-docx is not installed."""
+    try:
+        import docx  # noqa: F401
+    except ImportError:
+        raise OptionError('--format docx needs python-docx; install it with pip install "sem_cocreate[docx]"') from None
+
+
+def _border(parent, tag: str, edges: dict[str, tuple[str, int]]):
+    """Set ``w:<tag>`` borders (e.g. tblBorders, tcBorders, pBdr) on an element's properties."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    borders = parent.find(qn(f"w:{tag}"))
+    if borders is None:
+        borders = OxmlElement(f"w:{tag}")
+        parent.append(borders)
+    for edge, (val, size) in edges.items():
+        el = borders.find(qn(f"w:{edge}"))
+        if el is None:
+            el = OxmlElement(f"w:{edge}")
+            borders.append(el)
+        el.set(qn("w:val"), val)
+        el.set(qn("w:sz"), str(size))
+        el.set(qn("w:space"), "0")
+        el.set(qn("w:color"), "000000" if val != "nil" else "auto")
+    return borders
+
+
+def _shade(parent, fill: str):
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    shd = OxmlElement("w:shd")
+    shd.set(qn("w:val"), "clear")
+    shd.set(qn("w:color"), "auto")
+    shd.set(qn("w:fill"), fill)
+    parent.append(shd)
+
+
+def _apa_table(doc, df, *, font_pt: float):
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    bold = set(map(tuple, df.attrs.get("bold", [])))
+    table = doc.add_table(rows=len(df) + 1, cols=len(df.columns))
+    table.autofit = True
+    tbl_pr = table._tbl.tblPr
+    _border(tbl_pr, "tblBorders", {"top": ("single", 12), "bottom": ("single", 12), "left": ("nil", 0),
+                                   "right": ("nil", 0), "insideH": ("nil", 0), "insideV": ("nil", 0)})
+
+    def put(cell, text, *, is_bold=False, center=False):
+        par = cell.paragraphs[0]
+        par.paragraph_format.space_after = Pt(0)
+        if center:
+            par.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        run = par.add_run(text)
+        run.font.size = Pt(font_pt)
+        run.bold = is_bold
+
+    rows = list(table.rows)
+    for j, (cell, col) in enumerate(zip(rows[0].cells, df.columns)):
+        put(cell, str(col), is_bold=True, center=j > 0)
+        _border(cell._tc.get_or_add_tcPr(), "tcBorders", {"bottom": ("single", 6)})
+    for i, (row, values) in enumerate(zip(rows[1:], df.itertuples(index=False))):
+        for j, (cell, v) in enumerate(zip(row.cells, values)):
+            text = "" if v is None else str(v)
+            put(cell, text, is_bold=(i, j) in bold and bool(text), center=j > 0 and len(text) <= 16)
+    return table
+
+
+def write_docx(report: Report, path) -> Path:
+    """Write ``report`` as a Word document at ``path``.
+
+    Raises
+    ------
+    OptionError
+        python-docx is not installed.
+    """
+    check_docx_available()
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt, RGBColor
+
+    doc = Document()
+    sec = doc.sections[0]
+    sec.left_margin = sec.right_margin = Cm(2.0)
+    sec.top_margin = sec.bottom_margin = Cm(2.0)
+    east_asian = "SimSun" if report.lang == "zh" else None
+    for style_name in ("Normal", "Title", "Heading 1", "Heading 2", "Heading 3", "Heading 4", "List Bullet"):
+        try:
+            style = doc.styles[style_name]
+        except KeyError:
+            continue
+        if style_name == "Normal":
+            style.font.name = "Times New Roman"
+            style.font.size = Pt(11)
+        rpr = style.element.get_or_add_rPr()
+        fonts = rpr.find(qn("w:rFonts"))
+        if fonts is None:
+            fonts = rpr.makeelement(qn("w:rFonts"), {})
+            rpr.append(fonts)
+        if east_asian:
+            fonts.set(qn("w:eastAsia"), east_asian)
+    # the document language, so Word proofs Chinese as Chinese
+    doc.core_properties.language = "zh-CN" if report.lang == "zh" else "en-US"
+    doc.core_properties.title = report.title
+
+    doc.add_heading(report.title, level=0)
+    if report.subtitle:
+        p = doc.add_paragraph()
+        r = p.add_run(report.subtitle)
+        r.italic = True
+    note_word = _NOTE.get(report.lang, "Note.")
+    for b in report.blocks:
+        if b.kind == "heading":
+            doc.add_heading(b.text, level=max(1, min(b.level - 1, 4)))
+        elif b.kind == "para":
+            p = doc.add_paragraph()
+            r = p.add_run(b.text)
+            if b.style == "note":
+                r.italic = True
+                r.font.size = Pt(9)
+            elif b.style == "lead":
+                r.bold = True
+        elif b.kind == "list":
+            for item in b.items:
+                doc.add_paragraph(item, style="List Bullet")
+        elif b.kind == "banner":
+            p = doc.add_paragraph()
+            p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            _shade(p._p.get_or_add_pPr(), _WARN_RGB)
+            r = p.add_run(b.text)
+            r.bold = True
+            r.font.size = Pt(16)
+            r.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+            for item in b.items:
+                r2 = p.add_run("\n" + item)
+                r2.font.size = Pt(10)
+                r2.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+        elif b.kind == "warning":
+            p = doc.add_paragraph()
+            edge = ("single", 18)
+            borders = _border(p._p.get_or_add_pPr(), "pBdr", {"top": edge, "left": edge, "bottom": edge, "right": edge})
+            for el in borders:
+                el.set(qn("w:color"), _WARN_RGB)
+            r = p.add_run("⚠ " + b.text)
+            r.bold = True
+            r.font.color.rgb = RGBColor(0xA4, 0x00, 0x00)
+            for item in b.items:
+                r2 = p.add_run("\n• " + item)
+                r2.bold = True
+        elif b.kind == "code":
+            p = doc.add_paragraph()
+            r = p.add_run(b.text)
+            r.font.name = "Courier New"
+            r.font.size = Pt(9)
+        elif b.kind == "table":
+            if b.caption:
+                cap = doc.add_paragraph()
+                cap.paragraph_format.keep_with_next = True
+                cap.paragraph_format.space_before = Pt(8)
+                rc = cap.add_run(b.caption)
+                rc.bold = True
+            ncol = len(b.table.columns)
+            _apa_table(doc, b.table, font_pt=8 if ncol > 9 else 9)
+            if b.note:
+                p = doc.add_paragraph()
+                p.paragraph_format.space_before = Pt(2)
+                rn = p.add_run(note_word + " ")
+                rn.italic = True
+                rn.font.size = Pt(8.5)
+                r2 = p.add_run(b.note)
+                r2.font.size = Pt(8.5)
+            else:
+                doc.add_paragraph()
+    path = Path(path)
+    doc.save(str(path))
+    return path
