@@ -336,11 +336,13 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     rows = []
     z = np.where(se > 0, values / np.where(se > 0, se, 1), np.nan)
     zcrit = norm.ppf(0.975)
+    # group.equal labels (.eq.*) are shown as lavaan shows them: the plabel of the first row
+    eq_plabel = _eq_plabels(pt)
     for r, row in enumerate(pt.itertuples(index=False)):
         fixed = row.free == 0
         rows.append({
             "lhs": row.lhs, "op": row.op, "rhs": row.rhs,
-            "label": row.label if not str(row.label).startswith(".eq.") else "",
+            "label": _display_label(row.label, eq_plabel),
             "group": int(row.group),
             "est": values[r],
             "se": 0.0 if fixed else se[r],
@@ -399,6 +401,20 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
         internals={"model": model, "stats": stats, "frames": frames, "identified": identified,
                    **(internals or {})},
     )
+
+
+def _eq_plabels(pt) -> dict[str, str]:
+    """lavaan's label for group.equal rows: the plabel of the first row with that label."""
+    out: dict[str, str] = {}
+    for lab, plab in zip(pt["label"], pt["plabel"]):
+        if str(lab).startswith(".eq.") and lab not in out:
+            out[lab] = plab
+    return out
+
+
+def _display_label(label, eq_plabel: dict[str, str]) -> str:
+    label = "" if label is None else str(label)
+    return eq_plabel.get(label, "") if label.startswith(".eq.") else label
 
 
 def _param_values_complex(model, theta):
