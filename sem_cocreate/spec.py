@@ -501,10 +501,25 @@ _GROUP_EQUAL_OPS = {
 }
 
 
+def _canonical_par(name: str) -> str:
+    """``lhs op rhs`` without spaces; ``a~~b`` and ``b~~a`` are the same parameter."""
+    name = "".join(str(name).split())
+    if "~~" in name:
+        a, b = name.split("~~", 1)
+        return "~~".join(sorted((a, b)))
+    return name
+
+
 def _apply_group_equal(pt, group_equal, group_partial, lv_names, ov_nox) -> None:
     """Label parameters equal across groups (lavaan's group.equal), in place."""
     lv = set(lv_names)
-    partial = {p.replace(" ", "") for p in group_partial}
+    partial = {_canonical_par(p) for p in group_partial}
+    known = {_canonical_par(f"{r.lhs}{r.op}{r.rhs}") for r in pt.itertuples(index=False)}
+    unknown = [p for p in group_partial if _canonical_par(p) not in known]
+    if unknown:
+        raise ModelSyntaxError(
+            f"group_partial: {unknown[0]!r} is not a parameter of the model; write it as lavaan does, "
+            "e.g. 'ks3~1' (intercept), 'RI=~ri2' (loading), 'ri1~~ri1' (residual variance)")
     for what in group_equal:
         if what not in _GROUP_EQUAL_OPS:
             raise ModelSyntaxError(
@@ -526,7 +541,7 @@ def _apply_group_equal(pt, group_equal, group_partial, lv_names, ov_nox) -> None
         for idx in pt.index[sel & pt["free_flag"]]:
             row = pt.loc[idx]
             name = f"{row['lhs']}{row['op']}{row['rhs']}"
-            if name in partial:
+            if _canonical_par(name) in partial:
                 continue
             if row["label"]:
                 continue
