@@ -52,13 +52,38 @@ def _shade(parent, fill: str):
     parent.append(shd)
 
 
+def _text_width(text: str) -> int:
+    """Display width: CJK characters count double."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _column_widths(df, *, total_cm: float, char_cm: float = 0.17, min_cm: float = 1.1):
+    """Column widths: each column's natural width (longest cell), the widest ones capped so that
+    the table fits ``total_cm`` (water-filling), none narrower than ``min_cm``."""
+    from docx.shared import Cm
+
+    natural = []
+    for j, col in enumerate(df.columns):
+        longest = max([_text_width(str(col)) * 1.15 + 1] + [_text_width(str(v)) for v in df.iloc[:, j]])
+        natural.append(max(min_cm, longest * char_cm + 0.35))
+    if sum(natural) > total_cm:
+        lo, hi = min_cm, max(natural)
+        for _ in range(50):                     # bisection on the cap
+            cap = (lo + hi) / 2
+            if sum(min(n, cap) for n in natural) > total_cm:
+                hi = cap
+            else:
+                lo = cap
+        natural = [min(n, lo) for n in natural]
+    return [Cm(w) for w in natural]
+
+
 def _apa_table(doc, df, *, font_pt: float):
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
     bold = set(map(tuple, df.attrs.get("bold", [])))
     table = doc.add_table(rows=len(df) + 1, cols=len(df.columns))
-    table.autofit = True
     tbl_pr = table._tbl.tblPr
     _border(tbl_pr, "tblBorders", {"top": ("single", 12), "bottom": ("single", 12), "left": ("nil", 0),
                                    "right": ("nil", 0), "insideH": ("nil", 0), "insideV": ("nil", 0)})
@@ -73,6 +98,14 @@ def _apa_table(doc, df, *, font_pt: float):
         run.bold = is_bold
 
     rows = list(table.rows)
+    widths = _column_widths(df, total_cm=17.0, char_cm=0.16 if font_pt >= 9 else 0.14)
+    table.autofit = False
+    keep = len(df) <= 20             # keep small tables on one page
+    for col, w in zip(table.columns, widths):
+        col.width = w
+    for row in rows:
+        for cell, w in zip(row.cells, widths):
+            cell.width = w
     for j, (cell, col) in enumerate(zip(rows[0].cells, df.columns)):
         put(cell, str(col), is_bold=True, center=j > 0)
         _border(cell._tc.get_or_add_tcPr(), "tcBorders", {"bottom": ("single", 6)})
@@ -80,6 +113,10 @@ def _apa_table(doc, df, *, font_pt: float):
         for j, (cell, v) in enumerate(zip(row.cells, values)):
             text = "" if v is None else str(v)
             put(cell, text, is_bold=(i, j) in bold and bool(text), center=j > 0 and len(text) <= 16)
+    if keep:
+        for row in rows[:-1]:
+            for cell in row.cells:
+                cell.paragraphs[0].paragraph_format.keep_with_next = True
     return table
 
 
