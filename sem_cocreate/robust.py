@@ -305,13 +305,9 @@ def _ml_discrepancy(S, ybar, sigma, mu):
 
 
 def _complete_h1_information(mu, Sigma):
-    from .fiml import _bilinear
+    from .fiml import _complete_expected_information
 
-    p = Sigma.shape[0]
-    inv = np.linalg.inv(Sigma)
-    ss = _bilinear(np.array([0.5]), inv[None], inv[None], p)
-    nv = ss.shape[0]
-    return np.block([[inv, np.zeros((p, nv))], [np.zeros((nv, p)), ss]])
+    return _complete_expected_information(Sigma)
 
 
 def fiml_corrected(*, h1s, h1_info, h1_fo, deltas, implied, base_moments, fg, N, df, bdf,
