@@ -7,6 +7,8 @@ import dataclasses
 import warnings
 from pathlib import Path
 
+import sem_cocreate
+
 import pytest
 import yaml
 
@@ -25,7 +27,8 @@ from sem_cocreate.instrument import (
 
 REPO = Path(__file__).resolve().parents[1]
 REPO_YAML = REPO / "questionnaires" / "cocreation.yaml"
-PACKAGED_YAML = REPO / "sem_cocreate" / "resources" / "questionnaires" / "cocreation.yaml"
+PACKAGED_YAML = Path(sem_cocreate.__file__).resolve().parent / "resources" / "questionnaires" / "cocreation.yaml"
+REPO_PACKAGED_YAML = REPO / "sem_cocreate" / "resources" / "questionnaires" / "cocreation.yaml"
 
 CONSTRUCT_ITEMS = {
     "PS": ["ps1", "ps2", "ps3", "ps4"], "TC": ["tc1", "tc2", "tc3"], "EM": ["em1", "em2", "em3"],
