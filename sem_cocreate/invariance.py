@@ -267,21 +267,29 @@ def _equality_constraints(pt):
 
 
 def _score_parts(result):
-    """Unit gradient (lavaan's gradient.logl up to sign), unit expected information and the
-    constraint matrix R in the parameterisation without equality constraints ('unco')."""
+    """Score pieces in the parameterisation without equality constraints ('unco').
+
+    Returns the unit gradient of the log-likelihood ``s`` (lavaan's ``gradient.logl``), the unit
+    expected information ``I``, the map ``K`` (unco x npar) from the model's parameters to the
+    unco ones (its columns span the null space of the constraint Jacobian ``R``), ``R``, the unco
+    position of the second parameter of each constraint, the constrained row pairs and N.
+    """
     from .estimate import ml_value_grad_info
     from .model import RAMModel
 
-    stats, model = _complete_ml_parts(result)
+    stats, _model = _complete_ml_parts(result)
     spec = result.spec
     pt = spec.partable.copy()
     pairs = _equality_constraints(pt)
     if not pairs:
         raise OptionError("the model has no equality constraints to release; fit a metric or scalar model")
-    free_rows = np.flatnonzero(pt["free"].to_numpy() > 0)
+    free = pt["free"].to_numpy()
+    free_rows = np.flatnonzero(free > 0)
     unco_index = np.zeros(len(pt), dtype=int)
     unco_index[free_rows] = np.arange(1, len(free_rows) + 1)
-    theta_unco = result.theta[pt["free"].to_numpy()[free_rows] - 1]
+    theta_unco = result.theta[free[free_rows] - 1]
+    K = np.zeros((len(free_rows), len(result.theta)))
+    K[np.arange(len(free_rows)), free[free_rows] - 1] = 1.0
     pt["free"] = unco_index
     spec_u = dataclasses.replace(spec, partable=pt, defined=(), constraints=())
     model_u = RAMModel(spec_u, fixed_x_values=_fixed_x_values(stats, spec.ov_names))
@@ -291,23 +299,8 @@ def _score_parts(result):
     for i, (a, b) in enumerate(pairs):
         R[i, unco_index[a] - 1] = 1.0
         R[i, unco_index[b] - 1] = -1.0
-    return score, info, R, pairs, stats.ntotal
-
-
-def _null_space(M):
-    if M.shape[0] == 0:
-        return np.eye(M.shape[1])
-    u, s, vt = np.linalg.svd(M)
-    rank = int((s > 1e-10 * max(s.max(), 1.0)).sum())
-    return vt[rank:].T
-
-
-def _constrained_inverse(info, R_keep):
-    """The [1:npar, 1:npar] block of the (Moore-Penrose) inverse of the information bordered by the
-    kept constraints: Z (Z' I Z)^+ Z' with Z a basis of null(R_keep)."""
-    Z = _null_space(R_keep)
-    ziz = Z.T @ info @ Z
-    return Z @ np.linalg.pinv(0.5 * (ziz + ziz.T), hermitian=True) @ Z.T
+    other = [unco_index[b] - 1 for _a, b in pairs]
+    return score, 0.5 * (info + info.T), K, R, other, pairs, stats.ntotal
 
 
 def _readable(pt, groups, a, b) -> tuple[str, str]:
@@ -347,13 +340,23 @@ def score_tests(result) -> pd.DataFrame:
     """
     from scipy.stats import chi2
 
-    score, info, R, pairs, N = _score_parts(result)
+    score, info, K, _R, other, pairs, N = _score_parts(result)
     pt = result.spec.partable
+    # releasing constraint r (theta_a == theta_b, b in no other constraint) adds the direction e_b
+    # to the null space of the kept constraints, which the columns of K span: with Z = [K, e_b],
+    # J_r = Z (Z' I Z)^-1 Z'; the quadratic form follows from the Schur complement of K' I K
+    A_inv = np.linalg.pinv(K.T @ info @ K, hermitian=True)
+    u = K.T @ score
+    base = float(u @ A_inv @ u)
     rows = []
-    for i, (a, b) in enumerate(pairs):
-        keep = np.delete(R, i, axis=0)
-        J = _constrained_inverse(info, keep)
-        x2 = float(N * score @ J @ score)
+    for (a, b), j in zip(pairs, other):
+        c = K.T @ info[:, j]
+        Ac = A_inv @ c
+        schur = info[j, j] - c @ Ac
+        q = base
+        if schur > 1e-12 * max(info[j, j], 1e-300):     # else not identified when released: ginv drops it
+            q += (score[j] - Ac @ u) ** 2 / schur
+        x2 = float(N * q)
         par, readable = _readable(pt, result.spec.groups, a, b)
         rows.append({"lhs": pt["plabel"].iloc[a], "op": "==", "rhs": pt["plabel"].iloc[b], "X2": x2, "df": 1,
                      "p.value": float(chi2.sf(x2, 1)), "parameter": par, "constraint": readable})
@@ -375,8 +378,8 @@ def score_test_total(result) -> pd.DataFrame:
     """
     from scipy.stats import chi2
 
-    score, info, R, _pairs, N = _score_parts(result)
-    x2 = float(N * score @ np.linalg.pinv(0.5 * (info + info.T), hermitian=True) @ score)
+    score, info, _K, R, _other, _pairs, N = _score_parts(result)
+    x2 = float(N * score @ np.linalg.pinv(info, hermitian=True) @ score)
     df = R.shape[0]
     return pd.DataFrame([{"test": "score", "X2": x2, "df": df, "p.value": float(chi2.sf(x2, df))}])
 
