@@ -23,6 +23,7 @@ refitted estimates and the standardized solution against :mod:`sem_cocreate.esti
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
 
 
 class NotPositiveDefinite(Exception):
@@ -52,6 +53,13 @@ class FastML:
             for (g, kind, i, j) in plist:
                 pos[(g, kind)].append((k, i, j))
         self.pos = {key: np.array(v, dtype=int).reshape(-1, 3) for key, v in pos.items()}
+        # gradient read-off per group: parameter index, matrix cell and factor (2 for off-diagonal S)
+        self._grad_k = []
+        self._s_fac = []
+        for g in range(self.ngroups):
+            pa, ps = self.pos[(g, "A")], self.pos[(g, "S")]
+            self._s_fac.append(np.where(ps[:, 1] == ps[:, 2], 1.0, 2.0))
+            self._grad_k.append(np.concatenate([pa[:, 0], ps[:, 0]]))
         self.row_pos = model.row_pos
         # fixed.x: exogenous observed moments are fixed at their sample values, which change per resample
         ovi = {v: i for i, v in enumerate(model.ov)}
@@ -122,7 +130,9 @@ class FastML:
         eye = self._eye
         res = []
         for A, S, m in mats:
-            E = np.linalg.solve(eye - A, eye)
+            _lu, _piv, E, info = lapack.dgesv(eye - A, eye)
+            if info != 0:
+                raise NotPositiveDefinite
             FE = E[:p, :]
             SF = E @ (S @ FE.T)              # (nvar, p) = E S E' F'
             sigma = SF[:p, :]
@@ -136,15 +146,17 @@ class FastML:
         """ML discrepancy; ``inf`` where an implied covariance matrix is not positive definite."""
         N = float(sum(stats.n))
         total = 0.0
-        for g, (sigma, mu, *_r) in enumerate(self.implied(self.matrices(theta))):
+        try:
+            implied = self.implied(self.matrices(theta))
+        except NotPositiveDefinite:
+            return np.inf
+        for g, (sigma, mu, *_r) in enumerate(implied):
             try:
-                L = np.linalg.cholesky(sigma)
-            except np.linalg.LinAlgError:
+                logdet, inv = _chol_logdet_inv(sigma)
+            except NotPositiveDefinite:
                 return np.inf
-            logdet = 2.0 * np.log(np.diag(L)).sum()
-            inv = np.linalg.inv(sigma)
             S = stats.cov[g]
-            f = logdet + np.einsum("ij,ji->", S, inv) - stats.logdet_s[g] - S.shape[0]
+            f = logdet + (S * inv).sum() - stats.logdet_s[g] - S.shape[0]
             if self.meanstructure:
                 d = stats.mean[g] - mu
                 f += d @ inv @ d
@@ -160,15 +172,10 @@ class FastML:
         grad = np.zeros(npar)
         info = np.zeros((npar, npar)) if want_info else None
         for g, (sigma, mu, E, FE, SF, mean_full) in enumerate(self.implied(mats)):
-            try:
-                L = np.linalg.cholesky(sigma)
-            except np.linalg.LinAlgError:
-                raise NotPositiveDefinite from None
-            inv = np.linalg.inv(sigma)
-            inv = 0.5 * (inv + inv.T)
+            logdet, inv = _chol_logdet_inv(sigma)
             S = stats.cov[g]
             w_g = stats.n[g] / N
-            f = 2.0 * np.log(np.diag(L)).sum() + np.einsum("ij,ji->", S, inv) - stats.logdet_s[g] - S.shape[0]
+            f = logdet + (S * inv).sum() - stats.logdet_s[g] - S.shape[0]
             R = sigma - S
             if self.meanstructure:
                 d = stats.mean[g] - mu
@@ -177,22 +184,16 @@ class FastML:
                 R = R - np.outer(d, d)
             W = inv @ R @ inv
             f_total += w_g * f
-            GA = 2.0 * (FE.T @ (W @ SF.T))     # (nvar, nvar): d F / d A[i, j] = GA[i, j]
-            GS = FE.T @ (W @ FE)               # d F / d S[i, j] = (2 - delta_ij) GS[i, j]
+            WFE = W @ FE                       # (p, nvar)
             pa, ps, pm = self.pos[(g, "A")], self.pos[(g, "S")], self.pos[(g, "m")]
-            gvals = []
-            if len(pa):
-                ga = GA[pa[:, 1], pa[:, 2]]
-                if self.meanstructure:
-                    ga = ga - 2.0 * (FE.T @ wvec)[pa[:, 1]] * mean_full[pa[:, 2]]
-                gvals.append((pa[:, 0], ga))
-            if len(ps):
-                gs = GS[ps[:, 1], ps[:, 2]] * np.where(ps[:, 1] == ps[:, 2], 1.0, 2.0)
-                gvals.append((ps[:, 0], gs))
+            # d F / d A[i, j] = 2 (FE' W SF')[i, j];  d F / d S[i, j] = (2 - delta_ij) (FE' W FE)[i, j]
+            ga = 2.0 * np.einsum("pi,pi->i", WFE[:, pa[:, 1]], SF[pa[:, 2], :].T)
+            gs = np.einsum("pi,pi->i", WFE[:, ps[:, 1]], FE[:, ps[:, 2]]) * self._s_fac[g]
+            if self.meanstructure and len(pa):
+                ga = ga - 2.0 * (FE.T @ wvec)[pa[:, 1]] * mean_full[pa[:, 2]]
+            grad += w_g * np.bincount(self._grad_k[g], weights=np.concatenate([ga, gs]), minlength=npar)
             if len(pm) and self.meanstructure:
-                gvals.append((pm[:, 0], -2.0 * (FE.T @ wvec)[pm[:, 1]]))
-            for k, v in gvals:
-                grad += w_g * np.bincount(k, weights=v, minlength=npar)
+                grad += w_g * np.bincount(pm[:, 0], weights=-2.0 * (FE.T @ wvec)[pm[:, 1]], minlength=npar)
             if want_info:
                 info += w_g * self._info_group(g, FE, SF, mean_full, inv)
         return f_total, grad, info
@@ -381,6 +382,26 @@ class FastML:
             if np.linalg.eigvalsh(theta_ov).min() < -1e-10 * max(1.0, np.abs(theta_ov).max()):
                 return "residual covariance matrix not positive definite"
         return ""
+
+
+def _chol_logdet_inv(sigma):
+    """log|Sigma| and Sigma^-1 from a Cholesky factor (LAPACK potrf/potri: far less overhead than
+    numpy.linalg for these small matrices)."""
+    c, info = lapack.dpotrf(sigma, lower=1, clean=1)
+    if info != 0:
+        raise NotPositiveDefinite
+    d = np.diag(c)
+    logdet = 2.0 * np.log(d).sum()
+    ci, info = lapack.dpotri(c, lower=1)
+    if info != 0:
+        raise NotPositiveDefinite
+    mask = _LOWER.get(ci.shape[0])
+    if mask is None:
+        mask = _LOWER.setdefault(ci.shape[0], np.tri(ci.shape[0], dtype=bool))
+    return logdet, np.where(mask, ci, ci.T)
+
+
+_LOWER: dict[int, np.ndarray] = {}
 
 
 def _full_s(E, S):

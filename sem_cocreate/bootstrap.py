@@ -97,6 +97,7 @@ class _Resampler:
         model = result.internals["model"]
         frames = result.internals["frames"]
         self.fast = FastML(model)
+        self.model = model
         self.ov = list(model.ov)
         self.X = [f[self.ov].to_numpy(dtype=float) for f in frames]
         self.xbar = [x.mean(axis=0) for x in self.X]
@@ -132,9 +133,13 @@ class _Resampler:
                 np.linalg.eigvalsh(c).min() <= 0 for c in stats.cov):
             return None, None, NOT_CONVERGED
         self.fast.set_fixed_x(stats)
-        theta, ok, _msg = self.fast.fit_quasi_newton(stats, self.theta0, self.hess_inv0, gtol=REFIT_GTOL)
-        if not ok:   # second chance: Fisher scoring with the exact expected information
-            theta, ok, _msg = self.fast.fit(stats, self.theta0, gtol=REFIT_GTOL)
+        theta, ok, _msg = self.fast.fit_quasi_newton(stats, self.theta0, self.hess_inv0, gtol=REFIT_GTOL,
+                                                     maxit=60)
+        if not ok:   # second chance, as a fresh fit would start: the engine's starting values, Fisher scoring
+            from .estimate import start_values
+
+            start = start_values(self.model, stats)
+            theta, ok, _msg = self.fast.fit(stats, start, gtol=REFIT_GTOL, maxit=100)
         if not ok:
             return None, None, NOT_CONVERGED
         values, std, improper = self.fast.solution(theta)
