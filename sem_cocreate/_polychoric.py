@@ -77,11 +77,11 @@ def _bvnu(h: np.ndarray, k: np.ndarray, r: float) -> np.ndarray:
         asr = -(bs / as_ + hk) / 2.0
         c = (4.0 - hk) / 8.0
         d = (12.0 - hk) / 80.0
-        t1 = a * np.exp(asr) * (1.0 - c * (bs - as_) * (1.0 - d * bs) / 3.0 + c * d * as_ * as_)
+        t1 = a * np.exp(np.maximum(asr, -745.0)) * (1.0 - c * (bs - as_) * (1.0 - d * bs) / 3.0 + c * d * as_ * as_)
         bvn = np.where(asr > -100.0, t1, 0.0)
         b = np.sqrt(bs)
         sp = math.sqrt(_TWO_PI) * ndtr(-b / a)
-        t2 = np.exp(-hk / 2.0) * sp * b * (1.0 - c * bs * (1.0 - d * bs) / 3.0)
+        t2 = np.exp(-np.maximum(hk, -100.0) / 2.0) * sp * b * (1.0 - c * bs * (1.0 - d * bs) / 3.0)
         bvn = bvn - np.where(hk > -100.0, t2, 0.0)
         a2 = a / 2.0
         xs = (a2 * x) ** 2                                    # (m,)
@@ -426,7 +426,10 @@ def ordinal_stats(X: np.ndarray, *, gamma: bool = True) -> OrdinalStats:
                               np.array([R[i, j] for (i, j) in pairs])])
     G = None
     if gamma:
-        G = _gamma(codes, ths, th_start, pairs, pair_info, R, N)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):   # small GEMMs: 1 thread is much faster here
+            G = _gamma(codes, ths, th_start, pairs, pair_info, R, N)
     return OrdinalStats(n=N, thresholds=ths, levels=levels, cor=R, wls_obs=wls_obs, gamma=G,
                         pairs=pairs, empty_pairs=empty)
 

@@ -411,7 +411,8 @@ def fit_wlsmv(spec, frames, *, group=None):
             notes.append("the DWLS optimizer did not converge; results are not trustworthy")
         if ost.empty_pairs:
             notes.append(f"{len(ost.empty_pairs)} of {len(pairs)} bivariate tables have empty cells "
-                         "(nothing added, as lavaan)")
+                         "(lavaan's defaults: nothing added, except 0.5 moved into the empty cell of a 2 x 2 "
+                         "table keeping its margins)")
         import warnings
 
         with warnings.catch_warnings():
