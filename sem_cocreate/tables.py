@@ -597,7 +597,7 @@ def mediation_type_label(value, *, lang: str = "en") -> str:
     if not isinstance(value, str) or not value:
         return ""
     key = value.strip().lower().replace("_", "-").replace(" ", "-")
-    key = {"indirect-only": "indirect-only", "full": "indirect-only", "direct-only": "direct-only",
+    key = {"no-direct-path-in-model": "no-direct", "indirect-only": "indirect-only", "full": "indirect-only", "direct-only": "direct-only",
            "no-effect": "no-effect", "none": "no-effect", "complementary": "complementary",
            "competitive": "competitive"}.get(key, key)
     text = label(f"medtype_{key}", lang)
@@ -609,6 +609,42 @@ def indirect_outcomes(indirect: pd.DataFrame) -> list[str]:
     if "to" not in indirect.columns:
         return [""]
     return list(dict.fromkeys(indirect["to"].fillna("").astype(str)))
+
+
+def _text(value) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def indirect_path(row: Mapping) -> str:
+    """The display path of an ``indirect.csv`` row, built from ``kind``, ``from``, ``through``, ``to``
+    when present (so it needs no translation), else from ``path`` or the effect name.
+
+    Examples
+    --------
+    >>> indirect_path({"kind": "specific", "from": "PS", "through": "RI>KS", "to": "VCC"})
+    'PS → RI → KS → VCC'
+    >>> indirect_path({"kind": "contrast", "from": "TR", "through": "RI vs KS", "to": "VCC"})
+    'TR → RI → VCC − TR → KS → VCC'
+    >>> indirect_path({"path": "PS -> ... -> VCC (total indirect)"})
+    'PS → … → VCC (total indirect)'
+    """
+    kind, frm, to, through = (_text(row.get(k)) for k in ("kind", "from", "to", "through"))
+    if frm and to:
+        if kind == "specific" and through:
+            return " → ".join([frm, *through.split(">"), to])
+        if kind in ("total", "total_indirect"):
+            return f"{frm} ⇒ {to}"
+        if kind == "direct":
+            return f"{frm} → {to}"
+        if kind == "contrast" and " vs " in through:
+            a, b = (x.strip() for x in through.split(" vs ", 1))
+            pa = " → ".join([frm, *a.split(">"), to])
+            pb = " → ".join([frm, *b.split(">"), to])
+            return f"{pa} {MINUS} {pb}"
+    path = _text(row.get("path"))
+    if path:
+        return path.replace("->", "→").replace("...", "…")
+    return effect_path(_text(row.get("name")))
 
 
 def indirect_display(indirect: pd.DataFrame, *, outcome: str | None = None, lang: str = "en") -> pd.DataFrame:
@@ -636,9 +672,7 @@ def indirect_display(indirect: pd.DataFrame, *, outcome: str | None = None, lang
     has_p = "pvalue" in d.columns and d["pvalue"].notna().any()
     rows, bold = [], []
     for i, r in enumerate(d.to_dict("records")):
-        path = r.get("path")
-        if not isinstance(path, str) or not path:
-            path = effect_path(str(r.get("name", "")))
+        path = indirect_path(r)
         kind = r.get("kind") if isinstance(r.get("kind"), str) else effect_kind(str(r.get("name", "")))
         kind_text = label(f"kind_{kind}", lang)
         if kind_text.startswith("kind_"):

@@ -169,7 +169,7 @@ def _measurement(b: _Builder, folder: ResultsFolder, names, wording):
     if folder.measurement_fit:
         mf = dict(folder.measurement_fit)
         mf.setdefault("estimator", folder.estimator)
-        note = t("fit_note") + (" " + t("fit_note_robust") if folder.estimator == "MLR" else "")
+        note = t("fit_note") + (("" if lang == "zh" else " ") + t("fit_note_robust") if folder.estimator == "MLR" else "")
         b.table(T.fit_table({t("model_cfa"): mf}, lang=lang), "fit_caption_cfa", note=note)
     else:
         b.missing("measurement/fit.json")
@@ -226,7 +226,7 @@ def _structural(b: _Builder, folder: ResultsFolder, names):
         mf.setdefault("estimator", folder.estimator)
         models[t("model_cfa")] = mf
     models[t("model_sem")] = folder.fit
-    note = t("fit_note") + (" " + t("fit_note_robust") if folder.estimator == "MLR" else "")
+    note = t("fit_note") + (("" if lang == "zh" else " ") + t("fit_note_robust") if folder.estimator == "MLR" else "")
     b.table(T.fit_table(models, lang=lang), "fit_caption_sem", note=note)
 
     b.heading("s_hypotheses", level=3)
@@ -282,14 +282,18 @@ def _mediation(b: _Builder, folder: ResultsFolder):
         nb = sub["n_boot"].max() if "n_boot" in sub.columns else 0
         nf = sub["n_failed"].max() if "n_failed" in sub.columns else 0
         if T._finite(nb) and nb > 0:
-            text += " (" + t("boot_counts", n_boot=T.fmt_int(nb), n_failed=T.fmt_int(nf if T._finite(nf) else 0)) + ")"
+            counts = t("boot_counts", n_boot=T.fmt_int(nb), n_failed=T.fmt_int(nf if T._finite(nf) else 0))
+            text += f"（{counts}）" if lang == "zh" else f" ({counts})"
         parts.append(text)
     b.para(t("med_intro", method="; ".join(parts)))
     if fallback:
         b.para(t("med_fallback"), style="note")
     for outcome in T.indirect_outcomes(ind):
         df = T.indirect_display(ind, outcome=outcome if outcome else None, lang=lang)
-        b.table(df, "med_caption", note=t("med_note"), outcome=outcome or "—")
+        note = t("med_note")
+        if "mediation_type" in ind.columns and (ind["mediation_type"] == "no direct path in model").any():
+            note += ("" if lang == "zh" else " ") + t("med_no_direct_note")
+        b.table(df, "med_caption", note=note, outcome=outcome or "—")
 
 
 def _invariance(b: _Builder, folder: ResultsFolder):

@@ -178,6 +178,9 @@ LABELS: dict[str, dict[str, str]] = {
         "medtype_indirect-only": "indirect-only (full)",
         "medtype_direct-only": "direct-only (no mediation)",
         "medtype_no-effect": "no effect",
+        "medtype_no-direct": "no direct path in model",
+        "med_no_direct_note": "“No direct path in model”: the model has no direct path from the antecedent to the "
+                              "outcome, so Zhao et al.'s type cannot be judged (the indirect effect is the whole effect).",
         "no_mediation": "The model defines no indirect effects.",
         # invariance
         "inv_caption": "Table {n}. Measurement invariance across groups",
@@ -362,7 +365,7 @@ LABELS: dict[str, dict[str, str]] = {
         "no_hypotheses": "结果文件夹中没有 hypotheses.csv（用户自定义模型）：列出全部回归路径。",
         "med_intro": "间接效应为带标签结构路径系数的乘积；总效应为各特定间接效应之和（模型含直接路径时再加上直接效应）；"
                      "对比为单中介效应之差。方法：{method}。",
-        "med_caption": "表 {n}. 对{outcome}的间接效应",
+        "med_caption": "表 {n}. 对 {outcome} 的间接效应",
         "col_effect": "效应",
         "col_kind": "类型",
         "col_est": "估计值",
@@ -387,6 +390,8 @@ LABELS: dict[str, dict[str, str]] = {
         "medtype_indirect-only": "仅间接效应（完全中介）",
         "medtype_direct-only": "仅直接效应（无中介）",
         "medtype_no-effect": "无效应",
+        "medtype_no-direct": "模型中无直接路径",
+        "med_no_direct_note": "“模型中无直接路径”：模型不含前因变量到结果变量的直接路径，无法按 Zhao 等的标准判定中介类型（间接效应即全部效应）。",
         "no_mediation": "模型未定义间接效应。",
         "inv_caption": "表 {n}. 跨组测量不变性",
         "col_dchisq": "Δχ²",
