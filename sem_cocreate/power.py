@@ -40,10 +40,12 @@ excluded from every summary and counted in ``n_failed``.
 Speed (measured on this 2-core machine, BLAS limited to one thread)
 -----------------------------------------------------------------
 One replication of the full co-creation model (11 constructs, 37 items, 14 paths, 96 defined effects)
-at n = 300 takes about 0.8-1.0 s of CPU (simulation 0.02 s; the rest is the fit with its delta-method
-standard errors of 96 defined effects and the standardized solution). ``--reps 500`` at three sample sizes
-(1,500 fits) therefore takes about 25 minutes on one core, 12-13 minutes with ``--jobs 2``, and scales
-with the number of cores (``--scheduler`` spreads it over a Dask cluster).
+at n = 300 takes 0.2-0.3 s of CPU: simulation 0.02 s, Fisher scoring from the large-sample solution
+(``_Replication._quick_fit``), and the engine's tables (delta-method standard errors of the 96 defined
+effects, the standardized solution, fit measures). ``--reps 500`` at three sample sizes (1,500 fits)
+is therefore about 6-7 CPU minutes: 6-7 minutes on one idle core, 3-4 with ``--jobs 2``, plus 10-20 s
+for the n = 100,000 population fit; ``--scheduler`` spreads the replications over a Dask cluster.
+On a busy machine wall-clock time grows with the load.
 """
 
 from __future__ import annotations
@@ -275,8 +277,9 @@ def simulate_power(instrument, pop=None, *, n_values, reps: int, alpha: float = 
         ``rmse`` (root mean squared error of ``std.all``), ``power`` (share of converged replications with
         ``p < alpha``; delta-method p for defined effects), ``power_mcse`` (its Monte Carlo standard error),
         ``coverage`` (share of 95% Wald intervals containing ``population_unstd``), ``n_converged``,
-        ``n_failed``, ``data_source`` (``"SIMULATED ..."``). ``attrs`` hold the seed entropy, alpha, reps
-        and the population fit's notes.
+        ``n_failed``, ``data_source`` (``"SIMULATED ..."``). ``attrs`` hold the seed entropy, alpha, reps,
+        the population fit's notes and the wall-clock (``seconds``) and this process's CPU time
+        (``cpu_seconds_this_process``; all of it with ``jobs=1``) of the replications.
 
     Raises
     ------
@@ -323,10 +326,10 @@ def simulate_power(instrument, pop=None, *, n_values, reps: int, alpha: float = 
     rep = _Replication(instrument, pop, spec, names, roles, start=np.asarray(big_fit.theta, float))
 
     tasks = [(n, s) for n in ns for s in child_seeds(root, n, reps)]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     results = parallel_map(rep, tasks, jobs=jobs, scheduler=scheduler, progress=progress,
                            desc="power replications")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 
     rows = []
     z_pop_std = pop_std.reindex(names).to_numpy(float)
@@ -360,6 +363,7 @@ def simulate_power(instrument, pop=None, *, n_values, reps: int, alpha: float = 
         "seed_entropy": int(root.entropy) if isinstance(root.entropy, (int, np.integer)) else str(root.entropy),
         "alpha": float(alpha), "reps": int(reps), "ci_level": CI_LEVEL, "population_n": int(population_n),
         "roles": bool(roles), "seconds": round(elapsed, 3),
+        "cpu_seconds_this_process": round(cpu, 3),
         "population_fit_notes": list(big_fit.notes),
     })
     return table
