@@ -128,16 +128,20 @@ class DefinedParameters:
     def values(self, theta: np.ndarray) -> np.ndarray:
         return np.real(self.values_from_env(self._labels(theta))).astype(float)
 
-    def jacobian(self, theta: np.ndarray, h: float = 1e-20) -> np.ndarray:
-        """d(defined)/d(theta) by complex step: Im f(theta + i h e_k) / h."""
+    def jacobian(self, theta: np.ndarray, h: float = 1e-20, *, columns=None) -> np.ndarray:
+        """d(defined)/d(theta) by complex step: Im f(theta + i h e_k) / h.
+
+        ``columns`` limits the work to the free parameters the expressions can reach (the others
+        have zero derivative).
+        """
         theta = np.asarray(theta, dtype=float)
         J = np.zeros((len(self.names), theta.size))
-        for k in range(theta.size):
+        for k in (range(theta.size) if columns is None else columns):
             t = theta.astype(complex)
             t[k] += 1j * h
             J[:, k] = np.imag(self.values_from_env(self._labels(t))) / h
         return J
 
-    def delta_cov(self, theta: np.ndarray, vcov: np.ndarray) -> np.ndarray:
-        J = self.jacobian(theta)
+    def delta_cov(self, theta: np.ndarray, vcov: np.ndarray, *, columns=None) -> np.ndarray:
+        J = self.jacobian(theta, columns=columns)
         return J @ vcov @ J.T

@@ -21,6 +21,8 @@ import pandas as pd
 from .exceptions import DataError, FitError, FitWarning, OptionError
 from .spec import ModelSpec, build_spec
 
+_EXPR_TOKENS = __import__("re").compile(r"\.?[A-Za-z_][A-Za-z0-9_.]*")
+
 EST_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci.lower", "ci.upper",
                "std.lv", "std.all"]
 
@@ -327,9 +329,19 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     def labels_of(vals_by_row):
         return {lab: vals_by_row[r] for lab, r in label_rows.items()}
 
-    def label_env(th):
-        return labels_of(model.param_values(th) if not np.iscomplexobj(th) else _param_values_complex(model, th))
+    # labels → (free index or None, fixed value): the defined parameters see only these
+    free_arr = pt["free"].to_numpy()
+    label_src = {lab: (int(free_arr[r]) - 1 if free_arr[r] > 0 else None, values[r])
+                 for lab, r in label_rows.items()}
 
+    def label_env(th):
+        return {lab: (th[k] if k is not None else v) for lab, (k, v) in label_src.items()}
+
+    used = set()
+    for _name, expr in spec.defined:
+        for tok in _EXPR_TOKENS.findall(expr):
+            if tok in label_src and label_src[tok][0] is not None:
+                used.add(label_src[tok][0])
     dp = DefinedParameters(spec.defined, label_env)
     std_lv = standardize(model, theta, implied, values, which="std.lv")
     std_all = standardize(model, theta, implied, values, which="std.all")
@@ -355,7 +367,7 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     if len(dp):
         dvals = dp.values(theta)
         if identified:
-            dcov = dp.delta_cov(theta, vcov)
+            dcov = dp.delta_cov(theta, vcov, columns=sorted(used))
             dse = np.sqrt(np.clip(np.diag(dcov), 0, None))
         else:
             dse = np.full(len(dp), np.nan)
@@ -415,21 +427,6 @@ def _eq_plabels(pt) -> dict[str, str]:
 def _display_label(label, eq_plabel: dict[str, str]) -> str:
     label = "" if label is None else str(label)
     return eq_plabel.get(label, "") if label.startswith(".eq.") else label
-
-
-def _param_values_complex(model, theta):
-    mats_out = np.full(len(model.row_pos), np.nan, dtype=complex)
-    pt = model.spec.partable
-    free = pt["free"].to_numpy()
-    base_vals = None
-    for r, f in enumerate(free):
-        if f > 0:
-            mats_out[r] = theta[f - 1]
-        else:
-            if base_vals is None:
-                base_vals = model.param_values(np.real(theta).astype(float))
-            mats_out[r] = base_vals[r]
-    return mats_out
 
 
 def _solution_notes(spec, est, implied) -> list[str]:

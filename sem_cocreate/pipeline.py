@@ -226,7 +226,7 @@ def run_fit(args, argv=None) -> int:
         draws = bootstrap_draws(result, n_boot=args.bootstrap, seed=seed, jobs=args.jobs,
                                 scheduler=args.scheduler, progress=sys.stderr.isatty())
         estimates = bootstrap_estimates(result, draws, ci=args.ci)
-        indirect_method = f"bootstrap {args.ci}"
+        indirect_method = f"bootstrap-{args.ci}"
         n_boot, n_failed = draws.n_boot, draws.n_failed
         if n_failed > 0.05 * n_boot:
             notes.append(f"WARNING: {n_failed} of {n_boot} bootstrap resamples failed (> 5%); "
@@ -237,20 +237,23 @@ def run_fit(args, argv=None) -> int:
         from .bootstrap import monte_carlo_estimates
 
         estimates = monte_carlo_estimates(result, n_draws=20000, seed=seed)
-        indirect_method = "Monte Carlo"
+        indirect_method = "mc"
     effects = None
     if instrument is not None and model_path is None:
         from .modelbuild import indirect_paths
 
         effects = indirect_paths(instrument)
     indirect = None
-    try:  # TEMPORARY until mediation.py lands
+    if len(spec.defined):
         from .mediation import indirect_table
-    except ImportError:
-        indirect_table = None
-    if len(spec.defined) and indirect_table is not None:
+
+        std_estimates = None
+        if draws is not None:
+            from .bootstrap import bootstrap_std_estimates
+
+            std_estimates = bootstrap_std_estimates(result, draws, ci=args.ci)
         indirect = indirect_table(result, estimates=estimates, effects=effects, method=indirect_method,
-                                  n_boot=n_boot, n_failed=n_failed)
+                                  n_boot=n_boot, n_failed=n_failed, std_estimates=std_estimates)
 
     # ---- write -------------------------------------------------------------------------------------
     wcsv("estimates.csv", estimates)
@@ -275,12 +278,19 @@ def run_fit(args, argv=None) -> int:
                 wcsv(name, obj)
             else:
                 wjson(name, obj)
-    if args.group and args.invariance:
-        from .invariance import invariance_models, invariance_table
-
-        inv = invariance_models(syntax if measurement is None else measurement_syntax(spec), data,
-                                group=args.group, estimator=estimator, missing=missing, free=tuple(args.free))
-        wcsv("invariance.csv", invariance_table(inv))
+    # ---- groups: measurement invariance and structural paths compared across groups --------------
+    inv_group = args.group if args.invariance else None
+    if inv_group is None and default_study and instrument is not None:
+        role = instrument.field_of_kind("role")
+        if role is not None and role.id in data.columns and data[role.id].dropna().nunique() >= 2:
+            inv_group = role.id          # the default study compares solvers and seekers
+            notes.append(f"measurement invariance and paths compared across the groups of '{role.id}'")
+    if inv_group is not None and estimator != "WLSMV":
+        inv_files = _group_comparisons(syntax, measurement_syntax(spec) if constructs else syntax, data,
+                                       group=inv_group, estimator=estimator, missing=missing,
+                                       free=tuple(args.free), instrument=instrument, notes=notes)
+        for name, df in inv_files.items():
+            wcsv(name, df)
     wjson("notes.json", {"notes": notes, "warnings": [str(w.message) for w in caught],
                          "simulated_data": _is_simulated(data_path), "model_source": model_source,
                          "converged": bool(result.converged), "n_obs": result.n_obs,
@@ -341,4 +351,37 @@ def _measurement_quality(measurement, data, constructs, *, seed, notes) -> dict:
     complete = data[items].dropna()
     if len(complete) > len(items):
         out["normality.json"] = mardia(complete)
+    return out
+
+
+def _group_labels(data: pd.DataFrame, group: str, instrument) -> pd.DataFrame:
+    """Replace role codes by their names (1 → solver) so tables say which group is which."""
+    if instrument is None:
+        return data
+    fld = next((f for f in instrument.fields if f.id == group and f.options), None)
+    if fld is None:
+        return data
+    out = data.copy()
+    out[group] = out[group].map(lambda v: fld.name_for(v) if pd.notna(v) and fld.name_for(v) else v)
+    return out
+
+
+def _group_comparisons(syntax, cfa_syntax, data, *, group, estimator, missing, free, instrument, notes) -> dict:
+    """invariance.csv (configural → strict), score tests for the scalar model, and path Wald tests."""
+    from .exceptions import SemCocreateError
+    from .invariance import invariance_models, invariance_table, path_wald_tests, score_tests
+
+    gdata = _group_labels(data, group, instrument)
+    out: dict[str, pd.DataFrame] = {}
+    models = invariance_models(cfa_syntax, gdata, group=group, estimator=estimator, missing=missing, free=free)
+    out["invariance.csv"] = invariance_table(models)
+    if "scalar" in models:
+        try:
+            out["invariance_scores.csv"] = score_tests(models["scalar"])
+        except SemCocreateError as err:
+            notes.append(f"score tests not computed: {err}")
+    try:
+        out["group_paths.csv"] = path_wald_tests(syntax, gdata, group=group, estimator=estimator, missing=missing)
+    except SemCocreateError as err:
+        notes.append(f"structural paths not compared across groups: {err}")
     return out
