@@ -260,7 +260,8 @@ def simulate_power(instrument, pop=None, *, n_values, reps: int, alpha: float = 
     roles : bool, default False
         Simulate solvers and seekers (each with its own population paths) and fit one pooled model.
         Then there is no single standardized population value: ``population`` is the pooled large-sample
-        ``std.all`` instead of the YAML value.
+        ``std.all`` instead of the YAML value (likewise when the analysis model omits a population path;
+        ``attrs["population_source"]`` says which).
     population_n : int, default 100000
         Size of the SIMULATED sample whose fit gives ``population_unstd`` (for coverage).
     outcome : str or None, default "auto"
@@ -319,10 +320,18 @@ def simulate_power(instrument, pop=None, *, n_values, reps: int, alpha: float = 
                        "check the population model (paths, loadings) before planning power")
     big_vals = rep.extract(big_fit)
     pop_unstd = pd.Series(big_vals[:, 0], index=names)
-    if roles:
+    from .simulate import standardized_effects
+
+    omitted = sorted(set(standardized_effects(instrument, pop, "solver")) - set(names))
+    if roles or omitted:
+        # no single standardized population value of the analysis model: use its large-sample std.all
         pop_std = pd.Series(big_vals[:, 4], index=names)
+        population_source = (f"std.all of the n = {population_n} SIMULATED sample ("
+                             + ("two roles pooled" if roles else f"the model omits population path(s) "
+                                                                   f"{', '.join(omitted)}") + ")")
     else:
         pop_std = population_values(instrument, pop, params)
+        population_source = "population model (standardized paths; effects as products and sums of them)"
     rep = _Replication(instrument, pop, spec, names, roles, start=np.asarray(big_fit.theta, float))
 
     tasks = [(n, s) for n in ns for s in child_seeds(root, n, reps)]
@@ -364,7 +373,7 @@ def simulate_power(instrument, pop=None, *, n_values, reps: int, alpha: float = 
         "alpha": float(alpha), "reps": int(reps), "ci_level": CI_LEVEL, "population_n": int(population_n),
         "roles": bool(roles), "seconds": round(elapsed, 3),
         "cpu_seconds_this_process": round(cpu, 3),
-        "population_fit_notes": list(big_fit.notes),
+        "population_fit_notes": list(big_fit.notes), "population_source": population_source,
     })
     return table
 
@@ -497,7 +506,8 @@ def run_power(args) -> int:
         "All data are SIMULATED from the population model; no real respondents.",
         "power: share of converged replications with p < alpha; defined (indirect) effects use the "
         "delta-method p-value of their := row.",
-        "population: standardized population value; mean_est, bias and rmse are on the std.all scale.",
+        "population: standardized population value, from the " + table.attrs["population_source"]
+        + "; mean_est, bias and rmse are on the std.all scale.",
         f"coverage: share of 95% Wald intervals containing population_unstd, the estimate from one "
         f"SIMULATED sample of {table.attrs['population_n']} respondents.",
     ]

@@ -156,6 +156,19 @@ def test_quick_replication_fit_equals_fit_sem(three):
         np.testing.assert_allclose(quick, full, atol=EST_ATOL)
 
 
+def test_omitted_population_path_uses_large_sample_values(tmp_path):
+    """Model PS -> RI -> VCC without the population's direct PS -> VCC path of 0.3: the standardized
+    paths of the analysis model are no longer the YAML values, so the large-sample std.all is used."""
+    inst_path, pop_path = _write_model(tmp_path, ["PS", "RI", "VCC"], [("PS", "RI"), ("RI", "VCC")],
+                                       {"RI~PS": 0.4, "VCC~RI": 0.3, "VCC~PS": 0.3})
+    table = simulate_power(load_instrument(inst_path), load_population(pop_path), n_values=[100], reps=2,
+                           seed=1, jobs=1, progress=False, population_n=POP_N)
+    assert "omits population path(s) b_VCC_PS" in table.attrs["population_source"]
+    row = table.set_index("parameter")["population"]
+    # VCC ~ RI alone absorbs the omitted path: corr(RI, VCC) = 0.3 + 0.3 * 0.4 = 0.42, not 0.3
+    assert row["b_VCC_RI"] == pytest.approx(0.42, abs=0.03)
+
+
 def test_min_n_for_power():
     table = pd.DataFrame({
         "n": [100, 200, 300] * 2,
