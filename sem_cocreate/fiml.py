@@ -655,16 +655,11 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
             vcov = robust.sandwich(Einv, B0, fg) / N
             trace = robust.yb_mplus_trace(h1_info, h1_fo, B0, Einv, fg)
             # baseline model (independence, FIML) and its scaled test
-            bdelta = baseline_delta(p)
-            Eb = sum(f * bdelta.T @ h1_information(pd_, mu, sig, meanstructure=True) @ bdelta
-                     for f, pd_, (mu, sig) in zip(fg, pdatas, base_moments))
-            Ebinv = robust.safe_inverse(Eb)
-            B0b = [bdelta.T @ h1_firstorder(pd_, mu, sig, meanstructure=True) @ bdelta
-                   for pd_, (mu, sig) in zip(pdatas, base_moments)]
-            trace_b = robust.yb_mplus_trace(h1_info, h1_fo, B0b, Ebinv, fg)
+            trace_b = robust.baseline_trace(pdatas, base_moments, baseline_delta(p), fg, h1_info,
+                                            h1_fo, meanstructure=True)
             extra.update(robust.scaled_fit_measures(
                 chisq=chisq, df=df, trace=trace, bchisq=bchisq, bdf=bdf, trace_b=trace_b,
-                N=N, G=len(pdatas), npar=model.npar))
+                N=N, G=len(pdatas), npar=int((spec.partable["free"] > 0).sum())))
         else:
             vcov = Einv / N
         corr = robust.fiml_corrected(

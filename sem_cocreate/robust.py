@@ -143,6 +143,32 @@ def yb_mplus_trace(A1_groups, B1_groups, B0_groups, Einv, fg) -> dict:
     return {"trace": sum(h1) - sum(h0), "h1": h1, "h0": h0, "ndat": ndat}
 
 
+def baseline_trace(pdatas, b_moments, bdelta, fg, A1_groups, B1_groups, *, meanstructure: bool):
+    """Yuan-Bentler (Mplus) trace of the independence model; its parameters are per group.
+
+    ``bdelta`` is one group's Jacobian of (mu, vech Sigma) with respect to that group's
+    baseline parameters; the information is the Hessian (the baseline moments are linear in
+    its parameters, so ``Delta' I1 Delta`` is exact). Returns None when it is singular.
+    """
+    from .fiml import h1_firstorder, h1_information
+
+    G = len(pdatas)
+    k = bdelta.shape[1]
+    deltas = []
+    for g in range(G):
+        D = np.zeros((bdelta.shape[0], G * k))
+        D[:, g * k:(g + 1) * k] = bdelta
+        deltas.append(D)
+    Eb = sum(f * D.T @ h1_information(pd_, mu, sig, meanstructure=meanstructure) @ D
+             for f, pd_, (mu, sig), D in zip(fg, pdatas, b_moments, deltas))
+    Ebinv = safe_inverse(Eb)
+    if Ebinv is None:
+        return None
+    B0b = [D.T @ h1_firstorder(pd_, mu, sig, meanstructure=meanstructure) @ D
+           for pd_, (mu, sig), D in zip(pdatas, b_moments, deltas)]
+    return yb_mplus_trace(A1_groups, B1_groups, B0b, Ebinv, fg)
+
+
 # ----------------------------------------------------------------------------- fit indices
 
 def _cfi(x2, df, x2b, dfb, c=1.0, cb=1.0):
@@ -251,7 +277,7 @@ def scaled_fit_measures(*, chisq, df, trace, bchisq, bdf, trace_b, N, G, npar) -
     c = trace["trace"] / df if df > 0 else np.nan
     if np.isfinite(c) and c < 0:
         c = np.nan
-    cb = trace_b["trace"] / bdf if bdf > 0 else np.nan
+    cb = trace_b["trace"] / bdf if (trace_b is not None and bdf > 0) else np.nan
     x2s = chisq / c
     bx2s = bchisq / cb
     out = {
@@ -262,6 +288,7 @@ def scaled_fit_measures(*, chisq, df, trace, bchisq, bdf, trace_b, N, G, npar) -
         "baseline.pvalue.scaled": float(chi2.sf(bx2s, bdf)) if bdf > 0 else np.nan,
         "baseline.chisq.scaling.factor": cb,
         "scaling.factor.h1": sum(trace["h1"]) / sum(trace["ndat"]),
+        # lavaan divides by nx.free: free rows of the parameter table before equality constraints
         "scaling.factor.h0": sum(trace["h0"]) / npar if npar else np.nan,
     }
     ind = incremental_indices(x2s, df, bx2s, bdf, suffix=".scaled")
@@ -434,16 +461,12 @@ def robust_complete(spec, model, stats, frames, theta):
         if x_idx:
             Sb[np.ix_(x_idx, x_idx)] = S[np.ix_(x_idx, x_idx)]
         b_moments.append((stats.mean[g], Sb))
-    Eb = sum(f * bdelta.T @ h1_information(pd_, mu, sig, meanstructure=ms) @ bdelta
-             for f, pd_, (mu, sig) in zip(fg, pdatas, b_moments))
-    Ebinv = safe_inverse(Eb)
+    trace_b = baseline_trace(pdatas, b_moments, bdelta, fg, A1, B1u, meanstructure=ms)
     extra: dict[str, float] = {}
-    if Ebinv is not None and df > 0:
-        B0b = [bdelta.T @ h1_firstorder(pd_, mu, sig, meanstructure=ms) @ bdelta
-               for pd_, (mu, sig) in zip(pdatas, b_moments)]
-        trace_b = yb_mplus_trace(A1, B1u, B0b, Ebinv, fg)
+    if trace_b is not None and df > 0:
         extra.update(scaled_fit_measures(chisq=chisq, df=df, trace=trace, bchisq=bchisq, bdf=bdf,
-                                         trace_b=trace_b, N=N, G=G, npar=model.npar))
+                                         trace_b=trace_b, N=N, G=G,
+                                         npar=int((spec.partable["free"] > 0).sum())))
         extra.update(robust_fit_measures(
             xx3=chisq, c3=extra["chisq.scaling.factor"], xx3_b=bchisq,
             c3_b=extra["baseline.chisq.scaling.factor"], df=df, bdf=bdf, N=N, G=G))
