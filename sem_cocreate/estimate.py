@@ -161,6 +161,10 @@ def _fisher_scoring(model, stats, start, *, maxit: int, gtol: float) -> OptimRes
             step = np.linalg.lstsq(H, g, rcond=None)[0]
         if not np.all(np.isfinite(step)) or step @ g <= 0:
             step = g  # steepest descent fallback
+        # At the optimum F cannot decrease by more than rounding error; a gradient of 1e-8 that
+        # no step can reduce further is convergence (equality-constrained multi-group models).
+        if g @ step < 1e-15 * max(1.0, abs(f)) and gmax < 1e-5:
+            return OptimResult(theta, f, True, it, message, gmax)
         t = 1.0
         accepted = False
         for _ in range(40):

@@ -356,7 +356,7 @@ def build_spec(
             start = _per_group(s.modifier.start, g, ngroups, s.line, "of start values")
             row = grows.get(k)
             if row is None:
-                row = {"lhs": k[0], "op": k[1], "rhs": k[2], "user": 1, "group": g + 1,
+                row = {"lhs": s.lhs, "op": s.op, "rhs": s.rhs, "user": 1, "group": g + 1,
                        "ustart": np.nan, "free_flag": True, "label": "", "start": np.nan,
                        "line": s.line, "explicit_free": False}
                 grows[k] = row
@@ -384,7 +384,7 @@ def build_spec(
             if k in grows:
                 grows[k].setdefault("exo", exo)
                 return
-            grows[k] = {"lhs": k[0], "op": op, "rhs": k[2], "user": 0, "group": g + 1,
+            grows[k] = {"lhs": lhs, "op": op, "rhs": rhs, "user": 0, "group": g + 1,
                         "ustart": value, "free_flag": free, "label": "", "start": np.nan,
                         "line": 0, "explicit_free": False, "exo": exo}
         for v in ov_nox + lv_names:
