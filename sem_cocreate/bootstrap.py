@@ -147,6 +147,12 @@ class _Resampler:
 
     def run_chunk(self, task):
         """Refit the resamples ``start .. stop-1`` of ``entropy``; returns arrays and statuses."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):      # small matrices: BLAS threads only cost time
+            return self._run_chunk(task)
+
+    def _run_chunk(self, task):
         entropy, start, stop = task
         vals = np.full((stop - start, self.n_rows), np.nan)
         stds = np.full_like(vals, np.nan)

@@ -108,7 +108,7 @@ def _dask_map(func, tasks, *, scheduler, progress, desc):
     own = not isinstance(scheduler, Client)
     if own:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as exc:
             raise OptionError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); "
                               "check --scheduler ADDRESS") from None

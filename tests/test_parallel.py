@@ -1,0 +1,58 @@
+"""parallel_map: task order, worker counts, Dask back-end, bad options."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sem_cocreate.exceptions import OptionError
+from sem_cocreate.parallel import parallel_map, resolve_jobs
+
+
+def _square_and_pid(x):
+    return x * x, os.getpid()
+
+
+def test_results_come_back_in_task_order_serial_and_parallel():
+    tasks = list(range(23))
+    serial = parallel_map(_square_and_pid, tasks, jobs=1, progress=False)
+    assert [r[0] for r in serial] == [t * t for t in tasks]
+    assert {r[1] for r in serial} == {os.getpid()}
+    par = parallel_map(_square_and_pid, tasks, jobs=2, progress=False)
+    assert [r[0] for r in par] == [t * t for t in tasks]
+    assert os.getpid() not in {r[1] for r in par}               # ran in worker processes
+
+
+def test_progress_bar_goes_to_stderr(capsys):
+    parallel_map(_square_and_pid, range(3), jobs=1, progress=True, desc="unit test")
+    captured = capsys.readouterr()
+    assert "unit test" in captured.err and captured.out == ""
+
+
+def test_empty_task_list():
+    assert parallel_map(_square_and_pid, [], jobs=2) == []
+
+
+def test_resolve_jobs():
+    n = os.cpu_count() or 1
+    assert resolve_jobs(None) == n
+    assert resolve_jobs(-1) == n
+    assert resolve_jobs(3) == 3
+    with pytest.raises(OptionError, match="--jobs must be a whole number"):
+        resolve_jobs(1.5)
+
+
+def test_dask_scheduler_runs_the_tasks():
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        out = parallel_map(_square_and_pid, range(7), scheduler=cluster.scheduler_address, progress=False)
+    assert [r[0] for r in out] == [t * t for t in range(7)]
+    assert os.getpid() not in {r[1] for r in out}
+
+
+def test_unreachable_scheduler_is_an_option_error():
+    pytest.importorskip("dask.distributed")
+    with pytest.raises(OptionError, match="cannot reach the Dask scheduler"):
+        parallel_map(_square_and_pid, [1], scheduler="tcp://127.0.0.1:9", progress=False)
