@@ -6,7 +6,8 @@ cells are strings, the columns carry the report's labels in the chosen language.
 (:mod:`sem_cocreate.report`) only lay these out.
 
 A display table may carry ``df.attrs["bold"]``, a list of ``(row, column)`` positions that the
-renderers emphasise (e.g. HTMT values above .85, the √AVE diagonal).
+renderers emphasise (e.g. HTMT values above .85, the √AVE diagonal), and ``df.attrs["align"] = "left"``
+for tables of text (no centred number columns).
 
 Conventions (APA 7): p-values without a leading zero and ``< .001`` below .001; statistics that
 cannot exceed 1 in absolute value (α, ω, CR, AVE, CFI, TLI, RMSEA, SRMR, R², correlations) without
@@ -730,7 +731,9 @@ def invariance_display(invariance: pd.DataFrame, *, lang: str = "en") -> pd.Data
 def key_value_table(pairs, *, lang: str = "en", key_col: str = "col_key", value_col: str = "col_value"
                     ) -> pd.DataFrame:
     """A two-column table from ``(label, value)`` pairs (values shown as given)."""
-    return pd.DataFrame([[k, fmt_fixed(v)] for k, v in pairs], columns=[label(key_col, lang), label(value_col, lang)])
+    out = pd.DataFrame([[k, fmt_fixed(v)] for k, v in pairs], columns=[label(key_col, lang), label(value_col, lang)])
+    out.attrs["align"] = "left"
+    return out
 
 
 def inputs_table(manifest: Mapping, *, lang: str = "en") -> pd.DataFrame:
@@ -739,10 +742,14 @@ def inputs_table(manifest: Mapping, *, lang: str = "en") -> pd.DataFrame:
     for role, info in (manifest.get("inputs") or {}).items():
         text = label(f"role_{role}", lang)
         rows.append([role if text == f"role_{role}" else text, info.get("path", ""), info.get("sha256", "")])
-    return pd.DataFrame(rows, columns=[label(k, lang) for k in ("col_role", "col_file", "col_sha")])
+    out = pd.DataFrame(rows, columns=[label(k, lang) for k in ("col_role", "col_file", "col_sha")])
+    out.attrs["align"] = "left"
+    return out
 
 
 def versions_table(manifest: Mapping, *, lang: str = "en") -> pd.DataFrame:
     """Package, Version from ``manifest.json``."""
     rows = [[k, str(v)] for k, v in (manifest.get("versions") or {}).items()]
-    return pd.DataFrame(rows, columns=[label("col_package", lang), label("col_version", lang)])
+    out = pd.DataFrame(rows, columns=[label("col_package", lang), label("col_version", lang)])
+    out.attrs["align"] = "left"
+    return out

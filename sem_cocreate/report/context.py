@@ -315,10 +315,8 @@ def _method(b: _Builder, folder: ResultsFolder):
     s = folder.screening
     screening = ""
     if s:
-        rules = [label(f"step_{k}", lang) for k, r in (s.get("rules") or {}).items()
-                 if (r or {}).get("removed")]
-        if lang == "en":
-            rules = [r[:1].lower() + r[1:] for r in rules]
+        rules = [t("short_count", rule=t(f"short_{k}") if k in T.SCREEN_RULES else k, n=T.fmt_int(r.get("removed")))
+                 for k, r in (s.get("rules") or {}).items() if (r or {}).get("removed")]
         sep = "、" if lang == "zh" else "; "
         screening = t("screen_sentence", n_raw=T.fmt_int(s.get("n_raw")), n_excluded=T.fmt_int(s.get("n_excluded")),
                       rules=sep.join(rules) or "—")

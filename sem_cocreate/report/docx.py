@@ -98,6 +98,7 @@ def _apa_table(doc, df, *, font_pt: float):
         run.bold = is_bold
 
     rows = list(table.rows)
+    center_ok = df.attrs.get("align") != "left"
     widths = _column_widths(df, total_cm=17.0, char_cm=0.16 if font_pt >= 9 else 0.14)
     table.autofit = False
     keep = len(df) <= 20             # keep small tables on one page
@@ -107,12 +108,12 @@ def _apa_table(doc, df, *, font_pt: float):
         for cell, w in zip(row.cells, widths):
             cell.width = w
     for j, (cell, col) in enumerate(zip(rows[0].cells, df.columns)):
-        put(cell, str(col), is_bold=True, center=j > 0)
+        put(cell, str(col), is_bold=True, center=center_ok and j > 0)
         _border(cell._tc.get_or_add_tcPr(), "tcBorders", {"bottom": ("single", 6)})
     for i, (row, values) in enumerate(zip(rows[1:], df.itertuples(index=False))):
         for j, (cell, v) in enumerate(zip(row.cells, values)):
             text = "" if v is None else str(v)
-            put(cell, text, is_bold=(i, j) in bold and bool(text), center=j > 0 and len(text) <= 16)
+            put(cell, text, is_bold=(i, j) in bold and bool(text), center=center_ok and j > 0 and len(text) <= 16)
     if keep:
         for row in rows[:-1]:
             for cell in row.cells:

@@ -28,12 +28,19 @@ def _cell_class(text: str, emphasised: bool) -> str:
 def _table_view(b) -> dict:
     df = b.table
     bold = set(map(tuple, df.attrs.get("bold", [])))
+    left = df.attrs.get("align") == "left"
     rows = []
     for i, row in enumerate(df.itertuples(index=False)):
-        rows.append([{"text": "" if v is None else str(v), "cls": _cell_class("" if v is None else str(v), (i, j) in bold)}
-                     for j, v in enumerate(row)])
+        cells = []
+        for j, v in enumerate(row):
+            text = "" if v is None else str(v)
+            cls = _cell_class(text, (i, j) in bold)
+            if left:
+                cls = " ".join(c for c in cls.split() if c != "num")
+            cells.append({"text": text, "cls": cls})
+        rows.append(cells)
     return {"kind": "table", "caption": b.caption, "note": b.note, "columns": [str(c) for c in df.columns],
-            "rows": rows}
+            "rows": rows, "left": left}
 
 
 def render_html(report: Report) -> str:
