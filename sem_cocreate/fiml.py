@@ -506,23 +506,43 @@ def fiml_optimize(model, pdatas, start, *, maxit: int = 200, gtol: float = 1e-9)
 
 # ----------------------------------------------------------------------------- baseline
 
-def baseline_fiml(pdatas):
+def baseline_fiml(pdatas, x_idx=()):
     """Independence model under FIML: per variable the available-case mean and variance (ML).
 
     With a diagonal covariance matrix the observed-data likelihood factors over variables, so
-    the FIML estimates are the univariate ML estimates from the available answers.
-    Returns per group (mu, Sigma) and the total log-likelihood.
+    the FIML estimates are the univariate ML estimates from the available answers. Fixed-x
+    covariates (complete by construction) keep their sample means and covariance block; their
+    likelihood is conditioned out, as for the model. Returns per group (mu, Sigma) and logl.
     """
     out = []
     logl = 0.0
+    y_idx = [i for i in range(pdatas[0].p) if i not in set(x_idx)]
     for pd_ in pdatas:
         X = pd_.X
         mu = np.nanmean(X, axis=0)
         var = np.nanmean((X - mu) ** 2, axis=0)
         nobs = (~np.isnan(X)).sum(axis=0)
-        logl += float(np.sum(-0.5 * nobs * (LOG2PI + np.log(var) + 1.0)))
-        out.append((mu, np.diag(var)))
+        logl += float(np.sum((-0.5 * nobs * (LOG2PI + np.log(var) + 1.0))[y_idx]))
+        Sb = np.diag(var)
+        if len(x_idx):
+            Xx = X[:, x_idx]
+            Sb[np.ix_(x_idx, x_idx)] = np.cov(Xx.T, bias=True).reshape(len(x_idx), len(x_idx))
+        out.append((mu, Sb))
     return out, logl
+
+
+def loglik_x(pdatas, x_idx) -> float:
+    """Saturated log-likelihood of the fixed-x covariates (subtracted: lavaan's conditional logl)."""
+    if not len(x_idx):
+        return 0.0
+    total = 0.0
+    q = len(x_idx)
+    for pd_ in pdatas:
+        Xx = pd_.X[:, x_idx]
+        S = np.cov(Xx.T, bias=True).reshape(q, q)
+        n = Xx.shape[0]
+        total += -0.5 * n * (q * LOG2PI + np.linalg.slogdet(S)[1] + q)
+    return float(total)
 
 
 def baseline_delta(p: int, *, meanstructure: bool = True):
@@ -561,12 +581,14 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
         EM-estimated saturated model, ``unrestricted.logl``, baseline (independence) model fitted
         by FIML, CFI/TLI/RMSEA, SRMR on the EM moments, logl/AIC/BIC, the FIML-corrected robust
         CFI/TLI/RMSEA of Zhang & Savalei (2022), and under MLR the Yuan-Bentler scaled test;
-        ``npatterns`` is the number of missing-data patterns.
+        ``npatterns`` is the number of missing-data patterns. With observed exogenous covariates
+        (fixed.x) rows with a missing covariate are dropped and the log-likelihoods are
+        conditional on the covariates, as lavaan.
 
     Raises
     ------
     OptionError
-        For a model with observed exogenous covariates (fixed.x) under FIML, not supported yet.
+        For an estimator other than ML/MLR or a specification without a mean structure.
     DataError
         When a group has no usable rows.
     """
@@ -578,16 +600,20 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
     estimator = estimator.upper()
     if estimator not in ("ML", "MLR"):
         raise OptionError(f"FIML works with ML and MLR, not {estimator}")
-    if spec.ov_x:
-        raise OptionError("FIML with observed exogenous covariates (fixed.x) is not supported yet; "
-                          "use --missing listwise or model the covariates as variables")
     if not spec.meanstructure:
         raise OptionError("FIML needs a mean structure; build the model with meanstructure=True")
     ov = list(spec.ov_names)
+    x_idx = [ov.index(v) for v in spec.ov_x]
     pdatas = []
     n_empty = 0
+    n_xmiss = 0
     for g, df in enumerate(frames):
         X = df[ov].to_numpy(dtype=float)
+        if x_idx:
+            # lavaan (fixed.x = TRUE, missing = "ml") deletes rows with a missing covariate
+            xok = ~np.any(np.isnan(X[:, x_idx]), axis=1)
+            n_xmiss += int((~xok).sum())
+            X = X[xok]
         keep = ~np.all(np.isnan(X), axis=1)
         n_empty += int((~keep).sum())
         X = X[keep]
@@ -608,6 +634,9 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
     notes: list[str] = []
     if n_empty:
         notes.append(f"{n_empty} response(s) with no answer to any model variable were dropped")
+    if n_xmiss:
+        notes.append(f"{n_xmiss} response(s) with a missing exogenous covariate "
+                     f"({', '.join(spec.ov_x)}) were dropped (fixed.x, as lavaan)")
     npat = sum(pd_.npatterns for pd_ in pdatas)
     notes.append(f"FIML: {N} responses, {npat} missing-data pattern(s)")
     for g, h in enumerate(h1s):
@@ -617,7 +646,7 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
     for g, h in enumerate(h1s):
         if np.any(np.diag(h.Sigma) <= 0):
             raise DataError("a model variable has zero variance; drop it from the model")
-    model = RAMModel(spec)
+    model = RAMModel(spec, fixed_x_values=_fixed_x_getter(em_stats, {v: i for i, v in enumerate(ov)}))
     start = start_values(model, em_stats)
     theta, fval, converged, iters, gmax = fiml_optimize(model, pdatas, start)
     if not converged:
@@ -625,8 +654,9 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
                      "results are not trustworthy")
 
     implied = model.implied(theta)
-    logl = float(sum(loglik(pdatas[g], mu, sigma) for g, (sigma, mu, *_r) in enumerate(implied)))
-    logl_h1 = float(sum(h.logl for h in h1s))
+    lx = loglik_x(pdatas, x_idx)            # conditional on fixed-x covariates, as lavaan
+    logl = float(sum(loglik(pdatas[g], mu, sigma) for g, (sigma, mu, *_r) in enumerate(implied))) - lx
+    logl_h1 = float(sum(h.logl for h in h1s)) - lx
     chisq = max(2.0 * (logl_h1 - logl), 0.0)
 
     # information, SEs, robust pieces
@@ -641,13 +671,22 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
         notes.append("the information matrix is singular: the model is not identified")
         vcov = np.full((model.npar, model.npar), np.nan)
     p = len(ov)
-    ndat = len(pdatas) * (p * (p + 1) // 2 + p)
-    df = ndat - model.npar
-    base_moments, logl_base = baseline_fiml(pdatas)
+    q = len(x_idx)
+    G = len(pdatas)
+    ndat = G * (p * (p + 1) // 2 + p)
+    nfixedx = G * (q * (q + 1) // 2 + q)
+    df = ndat - model.npar - nfixedx
+    base_moments, logl_base = baseline_fiml(pdatas, x_idx)
     bchisq = max(2.0 * (logl_h1 - logl_base), 0.0)
-    bdf = len(pdatas) * p * (p - 1) // 2
-    h1_info = [h1_information(pd_, h.mu, h.Sigma, meanstructure=True) for pd_, h in zip(pdatas, h1s)]
-    h1_fo = [h1_firstorder(pd_, h.mu, h.Sigma, meanstructure=True) for pd_, h in zip(pdatas, h1s)]
+    bdf = ndat - nfixedx - G * 2 * (p - q)
+    # saturated-model information; fixed-x elements masked (zero rows/columns) as lavaan
+    xmask = robust._fixed_x_mask(p, x_idx, True)
+    h1_info = [_mask(h1_information(pd_, h.mu, h.Sigma, meanstructure=True), xmask)
+               for pd_, h in zip(pdatas, h1s)]
+    h1_fo = [_mask(h1_firstorder(pd_, h.mu, h.Sigma, meanstructure=True), xmask)
+             for pd_, h in zip(pdatas, h1s)]
+    y_idx = [i for i in range(p) if i not in set(x_idx)]
+    bdelta = baseline_delta(p)[:, y_idx + [p + i for i in y_idx]]
     if identified:
         if estimator == "MLR":
             B0 = [D.T @ h1_firstorder(pd_, mu, sigma, meanstructure=True) @ D
@@ -655,8 +694,8 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
             vcov = robust.sandwich(Einv, B0, fg) / N
             trace = robust.yb_mplus_trace(h1_info, h1_fo, B0, Einv, fg)
             # baseline model (independence, FIML) and its scaled test
-            trace_b = robust.baseline_trace(pdatas, base_moments, baseline_delta(p), fg, h1_info,
-                                            h1_fo, meanstructure=True)
+            trace_b = robust.baseline_trace(pdatas, base_moments, bdelta, fg, h1_info, h1_fo,
+                                            meanstructure=True)
             extra.update(robust.scaled_fit_measures(
                 chisq=chisq, df=df, trace=trace, bchisq=bchisq, bdf=bdf, trace_b=trace_b,
                 N=N, G=len(pdatas), npar=int((spec.partable["free"] > 0).sum())))
@@ -664,7 +703,7 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
             vcov = Einv / N
         corr = robust.fiml_corrected(
             h1s=h1s, h1_info=h1_info, h1_fo=h1_fo, deltas=deltas, implied=moments,
-            base_moments=base_moments, fg=fg, N=N, df=df, bdf=bdf,
+            base_moments=base_moments, bdelta=bdelta, xmask=xmask, fg=fg, N=N, df=df, bdf=bdf,
             version="V3" if estimator == "MLR" else "V6")
         extra.update(robust.robust_fit_measures(
             xx3=corr["XX3"], c3=corr["c.hat3"], xx3_b=corr["XX3.null"], c3_b=corr["c.hat3.null"],
@@ -690,6 +729,25 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
                    "information": E})
     _check_finite(result)
     return result
+
+
+def _mask(M, mask):
+    if mask.any():
+        M = M.copy()
+        M[mask, :] = 0.0
+        M[:, mask] = 0.0
+    return M
+
+
+def _fixed_x_getter(stats, ov_index):
+    """Fixed-x values (covariate variances, covariances, means) from the sample moments."""
+    def get(g, lhs, op, rhs):
+        if op == "~~":
+            return stats.cov[g][ov_index[lhs], ov_index[rhs]]
+        if op == "~1":
+            return stats.mean[g][ov_index[lhs]]
+        return np.nan
+    return get
 
 
 def _check_finite(result) -> None:

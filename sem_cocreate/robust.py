@@ -337,8 +337,8 @@ def _complete_h1_information(mu, Sigma):
     return _complete_expected_information(Sigma)
 
 
-def fiml_corrected(*, h1s, h1_info, h1_fo, deltas, implied, base_moments, fg, N, df, bdf,
-                   version: str) -> dict:
+def fiml_corrected(*, h1s, h1_info, h1_fo, deltas, implied, base_moments, bdelta, xmask, fg, N,
+                   df, bdf, version: str) -> dict:
     """Ingredients of the FIML-corrected RMSEA/CFI (Zhang & Savalei 2022) as lavaan 0.6.14.
 
     ``XX3`` is the complete-data ML statistic of the FIML estimates against the EM moments;
@@ -350,16 +350,19 @@ def fiml_corrected(*, h1s, h1_info, h1_fo, deltas, implied, base_moments, fg, N,
     """
     from scipy.linalg import block_diag
 
-    from .fiml import baseline_delta
-
     ngroups = len(h1s)
     n = [f * N for f in fg]
     xx3 = sum(ng * _ml_discrepancy(h.Sigma, h.mu, sig, mu)
               for ng, h, (mu, sig) in zip(n, h1s, implied))
     xx3_b = sum(ng * _ml_discrepancy(h.Sigma, h.mu, sig, mu)
                 for ng, h, (mu, sig) in zip(n, h1s, base_moments))
-    Wm_inv = [np.linalg.inv(W) for W in h1_info]
-    Wc = [_complete_h1_information(h.mu, h.Sigma) for h in h1s]
+    Wm_inv = [_masked_inverse(W)[0] for W in h1_info]
+    Wc = []
+    for h in h1s:
+        W = _complete_h1_information(h.mu, h.Sigma)
+        W[xmask, :] = 0.0
+        W[:, xmask] = 0.0
+        Wc.append(W)
     Wm_all = block_diag(*[f * W for f, W in zip(fg, h1_info)])
     Wmi_all = block_diag(*[Wi / f for f, Wi in zip(fg, Wm_inv)])
     Wc_all = block_diag(*[f * W for f, W in zip(fg, Wc)])
@@ -376,9 +379,7 @@ def fiml_corrected(*, h1s, h1_info, h1_fo, deltas, implied, base_moments, fg, N,
         return float(np.trace(Wc_all @ Wmi_all @ U @ Wmi_all))
 
     k = k_of(np.vstack(deltas))
-    p = h1s[0].Sigma.shape[0]
-    bd = baseline_delta(p)
-    kb = k_of(block_diag(*[bd] * ngroups) if ngroups > 1 else bd)
+    kb = k_of(block_diag(*[bdelta] * ngroups) if ngroups > 1 else bdelta)
     c3 = k / df if df > 0 else np.nan
     c3_b = kb / bdf if bdf > 0 else np.nan
     return {"XX3": float(xx3), "c.hat3": c3, "XX3.scaled": float(xx3) / c3,

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
-from sem_cocreate.exceptions import OptionError
 from sem_cocreate.fiml import (casewise_scores, em_saturated, h1_information, loglik, loglik_grad,
                                pattern_data, vech_index)
 from sem_cocreate.fit import fit_sem
@@ -191,9 +190,28 @@ def test_rows_without_any_answer_are_dropped_and_reported():
     assert res.fit["chisq"] == pytest.approx(case.fit["chisq"], rel=CHISQ_RTOL)
 
 
-def test_fiml_with_fixed_x_covariates_is_refused():
+def test_fiml_with_fixed_x_covariates_on_complete_data_matches_lavaan_ml():
+    """paths_obs has observed exogenous covariates (fixed.x): on complete data FIML must give
+    lavaan's ML estimates, chi-square and the conditional (fixed-x) log-likelihood."""
+    case = reference_case("paths_obs")
+    res = fit_sem(case.model, case.data, missing="fiml")
+    assert res.converged
+    both = merged_estimates(res, case)
+    np.testing.assert_allclose(both["est"], both["est_lav"], atol=EST_ATOL)
+    # (AIC/BIC differ: FIML adds the saturated intercepts to npar, lavaan's complete ML has none)
+    for key in ("chisq", "logl", "unrestricted.logl", "baseline.chisq"):
+        assert res.fit[key] == pytest.approx(case.fit[key], rel=CHISQ_RTOL), key
+    for key in ("df", "baseline.df"):
+        assert res.fit[key] == case.fit[key], key
+    for key in ("cfi", "tli", "rmsea"):
+        assert res.fit[key] == pytest.approx(case.fit[key], abs=INDEX_ATOL), key
+
+
+def test_rows_with_a_missing_covariate_are_dropped_under_fixed_x():
     rng = np.random.default_rng(3)       # SIMULATED
-    d = pd.DataFrame(rng.normal(size=(50, 3)), columns=["x1", "y1", "y2"])
-    d.iloc[0, 1] = np.nan
-    with pytest.raises(OptionError, match="fixed.x"):
-        fit_sem("y1 ~ x1\ny2 ~ y1", d, missing="fiml")
+    d = pd.DataFrame(rng.normal(size=(60, 3)), columns=["x1", "y1", "y2"])
+    d.loc[0, "x1"] = np.nan
+    d.loc[1, "y1"] = np.nan
+    res = fit_sem("y1 ~ x1\ny2 ~ y1", d, missing="fiml")
+    assert res.n_obs == 59
+    assert any("1 response(s) with a missing exogenous covariate" in n for n in res.notes)
