@@ -687,7 +687,15 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
              for pd_, h in zip(pdatas, h1s)]
     y_idx = [i for i in range(p) if i not in set(x_idx)]
     bdelta = baseline_delta(p)[:, y_idx + [p + i for i in y_idx]]
-    if identified:
+    if identified and df == 0:
+        vcov = Einv / N
+        if estimator == "MLR":
+            B0 = [D.T @ h1_firstorder(pd_, mu, sigma, meanstructure=True) @ D
+                  for pd_, (mu, sigma), D in zip(pdatas, moments, deltas)]
+            vcov = robust.sandwich(Einv, B0, fg) / N
+            extra.update({"chisq.scaled": chisq, "df.scaled": 0.0})
+        notes.append("the model is saturated (df = 0): no scaled test or robust fit indices")
+    elif identified:
         if estimator == "MLR":
             B0 = [D.T @ h1_firstorder(pd_, mu, sigma, meanstructure=True) @ D
                   for pd_, (mu, sigma), D in zip(pdatas, moments, deltas)]

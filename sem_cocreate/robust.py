@@ -464,7 +464,10 @@ def robust_complete(spec, model, stats, frames, theta):
         b_moments.append((stats.mean[g], Sb))
     trace_b = baseline_trace(pdatas, b_moments, bdelta, fg, A1, B1u, meanstructure=ms)
     extra: dict[str, float] = {}
-    if trace_b is not None and df > 0:
+    if df == 0:
+        # lavaan: no scaling for a saturated model; the "scaled" statistic is the plain one (0)
+        return vcov, {"chisq.scaled": chisq, "df.scaled": 0.0}
+    if trace_b is not None:
         extra.update(scaled_fit_measures(chisq=chisq, df=df, trace=trace, bchisq=bchisq, bdf=bdf,
                                          trace_b=trace_b, N=N, G=G,
                                          npar=int((spec.partable["free"] > 0).sum())))
