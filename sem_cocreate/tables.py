@@ -726,6 +726,24 @@ def invariance_display(invariance: pd.DataFrame, *, lang: str = "en") -> pd.Data
     return pd.DataFrame(rows, columns=cols)
 
 
+def group_paths_display(group_paths: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Path, b per group, difference, SE, χ²(df), p from ``group_paths.csv`` (columns ``lhs, op, rhs,
+    est_<group>..., diff, se_diff, chisq, df, pvalue``). Differences with p < .05 are emphasised."""
+    groups = [c[4:] for c in group_paths.columns if c.startswith("est_")]
+    rows, bold = [], []
+    for i, r in enumerate(group_paths.to_dict("records")):
+        row = [f"{r['rhs']} → {r['lhs']}" if r.get("op") == "~" else f"{r['lhs']} {r.get('op', '')} {r['rhs']}"]
+        row += [fmt_num(r.get(f"est_{g}")) for g in groups]
+        row += [fmt_num(r.get("diff")), fmt_num(r.get("se_diff")), fmt_num(r.get("chisq"), 2), fmt_int(r.get("df")),
+                fmt_p(r.get("pvalue"))]
+        if _finite(r.get("pvalue")) and r["pvalue"] < 0.05:
+            bold.append((i, len(row) - 1))
+        rows.append(row)
+    cols = [label("col_path", lang)] + [f"b ({g})" for g in groups] + [
+        label(k, lang) for k in ("col_diff", "col_se", "col_chisq", "col_df", "col_p")]
+    return _bold(pd.DataFrame(rows, columns=cols), bold)
+
+
 # --- 7 reproducibility -------------------------------------------------------------------------------
 
 def key_value_table(pairs, *, lang: str = "en", key_col: str = "col_key", value_col: str = "col_value"

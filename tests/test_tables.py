@@ -227,3 +227,13 @@ def test_reliability_display_marks_low_values():
     assert d.attrs["bold"] == [(1, 2), (1, 3), (1, 4), (1, 5)]
     assert T.flag_lines(flags)[1] == "b3 (B): weak loading .45 (threshold .50)"
     assert T.flag_lines(None) == []
+
+
+def test_group_paths_display():
+    gp = pd.DataFrame({"lhs": ["RI", "KS"], "op": ["~", "~"], "rhs": ["PS", "EM"], "est_solver": [0.2782924937, -0.03],
+                       "est_seeker": [0.2270506939, 0.06], "diff": [0.05124179981, -0.0967], "se_diff": [0.1249, 0.11],
+                       "chisq": [0.1683155648, 5.2], "df": [1, 1], "pvalue": [0.6816131778, 0.0226]})
+    d = T.group_paths_display(gp)
+    assert list(d.columns) == ["Path", "b (solver)", "b (seeker)", "Difference", "SE", "χ²", "df", "p"]
+    assert d.iloc[0].tolist() == ["PS → RI", "0.28", "0.23", "0.05", "0.12", "0.17", "1", ".682"]
+    assert d.iloc[1, 1] == f"{M}0.03" and d.attrs["bold"] == [(1, 7)]

@@ -303,6 +303,8 @@ def _invariance(b: _Builder, folder: ResultsFolder):
         b.table(T.invariance_display(folder.invariance, lang=lang), "inv_caption", note=t("inv_note"))
     else:
         b.para(t("inv_none"), style="note")
+    if folder.group_paths is not None and len(folder.group_paths):
+        b.table(T.group_paths_display(folder.group_paths, lang=lang), "gp_caption", note=t("gp_note"))
 
 
 def _method(b: _Builder, folder: ResultsFolder):

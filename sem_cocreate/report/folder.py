@@ -39,6 +39,7 @@ class ResultsFolder:
     measurement_fit: dict | None = None
     screening: dict | None = None
     invariance: pd.DataFrame | None = None
+    group_paths: pd.DataFrame | None = None
     model_syntax: str | None = None
 
     @property
@@ -130,6 +131,7 @@ def read_results_folder(out_dir) -> ResultsFolder:
         fornell_larcker=opt_csv("validity/fornell_larcker.csv"), normality=opt_json("normality.json"),
         measurement_estimates=opt_csv("measurement/estimates.csv"), measurement_fit=opt_json("measurement/fit.json"),
         screening=opt_json("screening.json"), invariance=opt_csv("invariance.csv"),
+        group_paths=opt_csv("group_paths.csv"),
         model_syntax=model.read_text(encoding="utf-8") if model.is_file() else None,
     )
 

@@ -202,6 +202,9 @@ LABELS: dict[str, dict[str, str]] = {
         "inv_metric": "Metric (equal loadings)",
         "inv_scalar": "Scalar (equal intercepts)",
         "inv_strict": "Strict (equal residuals)",
+        "col_diff": "Difference",
+        "gp_caption": "Table {n}. Structural paths compared across groups",
+        "gp_note": "Each path is tested for equality across the groups with a 1-df χ² (Wald) test; b: unstandardized.",
         "inv_none": "No invariance tests in this run (use --group COLUMN --invariance).",
         # method paragraph
         "method_para": "The hypothesised model was estimated as a covariance-based structural equation model with "
@@ -419,6 +422,9 @@ LABELS: dict[str, dict[str, str]] = {
         "inv_metric": "度量不变（载荷相等）",
         "inv_scalar": "标量不变（截距相等）",
         "inv_strict": "严格不变（残差相等）",
+        "col_diff": "差值",
+        "gp_caption": "表 {n}. 结构路径的跨组比较",
+        "gp_note": "每条路径以 1 个自由度的 χ²（Wald）检验其跨组相等性；b：非标准化系数。",
         "inv_none": "本次分析未做不变性检验（使用 --group COLUMN --invariance）。",
         "method_para": "本研究采用基于协方差的结构方程模型检验假设模型，使用 sem_cocreate {version}（Python）进行"
                        "{estimator_long}，其估计结果已与 lavaan 0.6.14（Rosseel, 2012）核对一致。{screening}{missing}"
