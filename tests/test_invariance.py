@@ -177,7 +177,7 @@ def test_bad_options(roles):
         invariance_models(case.model, case.data, group="")
 
 
-# ----------------------------------------------------------------------------- bfi by gender (slow)
+# ----------------------------------------------------------------------------- bfi by gender
 
 @pytest.fixture(scope="module")
 def bfi():
@@ -185,7 +185,6 @@ def bfi():
     return case, invariance_models(case.model, case.data, group="gender")
 
 
-@pytest.mark.slow
 def test_bfi_lrt_and_score_tests(bfi):
     case, models = bfi
     _check_lrt(invariance_table(models), pd.read_csv(case.file("lavTestLRT.csv")))
@@ -198,7 +197,6 @@ def test_bfi_lrt_and_score_tests(bfi):
     assert score_test_total(models["scalar"]).loc[0, "X2"] == pytest.approx(total.loc[0, "X2"], abs=SCORE_ATOL)
 
 
-@pytest.mark.slow
 def test_bfi_mlr_scaled_difference_matches_lavtestlrt():
     """Satorra-Bentler (2001) scaled differences, lavTestLRT's default for MLR."""
     case = reference_case("bfi5_invariance")

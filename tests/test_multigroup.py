@@ -26,10 +26,9 @@ KEYS = ["lhs", "op", "rhs", "group"]
 
 ROLES = ["roles_configural", "roles_metric", "roles_scalar", "roles_partial"]
 BFI = ["bfi5_configural", "bfi5_metric", "bfi5_scalar", "bfi5_strict"]
-# The bfi cases (25 items, 105-170 parameters) run under -m slow: estimate.fisher_scoring's stopping
-# rule (max |gradient| < 1e-9) is not reachable at the precision of F for these models, so each fit
-# runs 300 iterations (~2.5 min); with a rule that stops at the precision of F they take ~2 s each.
-CASES = ROLES + [pytest.param(c, marks=pytest.mark.slow) for c in BFI]
+# The bfi cases (real data, 25 items, 105-170 parameters) take a few seconds each since Fisher scoring
+# stops on the Newton decrement.
+CASES = ROLES + BFI
 
 
 def _options(case):
