@@ -69,6 +69,19 @@ class FastML:
             if pos is not None and row.free == 0 and row.exo == 1 and row.op in ("~~", "~1"):
                 self._fixed_x.append((pos, row.op, ovi[row.lhs], ovi.get(row.rhs, -1)))
         self._row_index(model)
+        # E = (I - A)^-1 by blocks when observed variables have no directed effects on anything
+        # (A_oo = 0, A_lo = 0, the usual latent-variable model): only the latent block is inverted
+        p = self.nobs
+        self._block_E = self.nvar > p
+        for g in range(self.ngroups):
+            A0 = self.base[g][0]
+            pa = self.pos[(g, "A")]
+            cols = np.concatenate([np.flatnonzero(np.any(A0 != 0, axis=0)), pa[:, 2]])
+            if np.any(cols < p):
+                self._block_E = False
+        self._row_free = model.spec.partable["free"].to_numpy().astype(int)
+        self._fixed_values = model.param_values(np.zeros(model.npar))
+        self._fixed_values[self._row_free > 0] = np.nan
         self._std_setup(model)
 
     # ------------------------------------------------------------------ matrices and moments
@@ -307,6 +320,162 @@ class FastML:
             theta, f, g = cand, fc, gc
         return theta, False, "iteration limit reached"
 
+    # ------------------------------------------------------------------ many samples at once
+    @property
+    def batchable(self) -> bool:
+        """Batched refits need the same fixed values for every sample (no fixed.x moments)."""
+        return not self._fixed_x
+
+    def value_grad_batch(self, thetas, batch):
+        """F (B,) and gradients (B, npar) for B parameter vectors, sample b's moments in ``batch``.
+
+        Same formulas as :meth:`value_grad_info`, with every matrix operation stacked over the
+        samples so that numpy's per-call overhead is paid once per batch. ``F`` is ``inf`` (and the
+        gradient NaN) where an implied covariance matrix is not positive definite.
+        """
+        B = thetas.shape[0]
+        p, nv, npar = self.nobs, self.nvar, self.npar
+        N = float(sum(batch.n))
+        f_total = np.zeros(B)
+        grad = np.zeros((B, npar))
+        bad = np.zeros(B, dtype=bool)
+        for g, (A0, S0, m0) in enumerate(self.base):
+            pa, ps, pm = self.pos[(g, "A")], self.pos[(g, "S")], self.pos[(g, "m")]
+            A = np.broadcast_to(A0, (B, nv, nv)).copy()
+            S = np.broadcast_to(S0, (B, nv, nv)).copy()
+            A[:, pa[:, 1], pa[:, 2]] = thetas[:, pa[:, 0]]
+            S[:, ps[:, 1], ps[:, 2]] = thetas[:, ps[:, 0]]
+            S[:, ps[:, 2], ps[:, 1]] = thetas[:, ps[:, 0]]
+            E = self._batch_E(A)
+            FE = E[:, :p, :]
+            SF = E @ (S @ FE.transpose(0, 2, 1))                     # (B, nv, p)
+            sigma = SF[:, :p, :]
+            L, ok = _batch_cholesky(sigma)
+            bad |= ~ok
+            inv = np.linalg.inv(np.where(ok[:, None, None], sigma, np.eye(p)))
+            logdet = 2.0 * np.log(np.abs(np.diagonal(L, axis1=1, axis2=2))).sum(axis=1)
+            Sg = batch.cov[g]
+            w_g = batch.n[g] / N
+            f = logdet + (Sg * inv).sum(axis=(1, 2)) - batch.logdet_s[g] - p
+            R = sigma - Sg
+            if self.meanstructure:
+                m = np.broadcast_to(m0, (B, nv)).copy()
+                if len(pm):
+                    m[:, pm[:, 1]] = thetas[:, pm[:, 0]]
+                mean_full = np.einsum("bij,bj->bi", E, m)
+                d = batch.mean[g] - mean_full[:, :p]
+                wvec = np.einsum("bij,bj->bi", inv, d)
+                f = f + (d * wvec).sum(axis=1)
+                R = R - d[:, :, None] * d[:, None, :]
+            W = inv @ R @ inv
+            WFE = W @ FE                                                 # (B, p, nv)
+            ga = 2.0 * np.einsum("bpi,bip->bi", WFE[:, :, pa[:, 1]], SF[:, pa[:, 2], :])
+            gs = np.einsum("bpi,bpi->bi", WFE[:, :, ps[:, 1]], FE[:, :, ps[:, 2]]) * self._s_fac[g]
+            if self.meanstructure:
+                FEw = np.einsum("bpi,bp->bi", FE, wvec)                   # (B, nv)
+                if len(pa):
+                    ga = ga - 2.0 * FEw[:, pa[:, 1]] * mean_full[:, pa[:, 2]]
+            gk = np.concatenate([ga, gs], axis=1)
+            grad += w_g * (gk @ self._grad_K(g))
+            if self.meanstructure and len(pm):
+                K = np.zeros((len(pm), npar))
+                K[np.arange(len(pm)), pm[:, 0]] = 1.0
+                grad += w_g * ((-2.0 * FEw[:, pm[:, 1]]) @ K)
+            f_total += w_g * f
+        f_total[bad] = np.inf
+        grad[bad] = np.nan
+        return f_total, grad
+
+    def _batch_E(self, A):
+        """(I - A)^-1 for a stack of A matrices."""
+        p, nv = self.nobs, self.nvar
+        if self._block_E:
+            eye_l = self._eye[p:, p:]
+            try:
+                Ell = np.linalg.inv(eye_l - A[:, p:, p:])
+            except np.linalg.LinAlgError:
+                Ell = np.stack([_safe_inv(eye_l - a) for a in A[:, p:, p:]])
+            E = np.zeros_like(A)
+            E[:, np.arange(p), np.arange(p)] = 1.0
+            E[:, :p, p:] = A[:, :p, p:] @ Ell
+            E[:, p:, p:] = Ell
+            return E
+        try:
+            return np.linalg.inv(self._eye - A)
+        except np.linalg.LinAlgError:
+            return np.stack([_safe_inv(self._eye - a) for a in A])
+
+    def _grad_K(self, g):
+        cache = self.__dict__.setdefault("_gradK_cache", {})
+        if g not in cache:
+            k = self._grad_k[g]
+            K = np.zeros((len(k), self.npar))
+            K[np.arange(len(k)), k] = 1.0
+            cache[g] = K
+        return cache[g]
+
+    def fit_quasi_newton_batch(self, batch, start, hess_inv0, *, maxit: int = 60, gtol: float = 1e-6):
+        """:meth:`fit_quasi_newton` for B samples at once; returns (thetas (B, npar), converged (B,)).
+
+        Each sample keeps its own iterate, step length and BFGS history; the inverse-Hessian
+        approximation is applied by the two-loop recursion over the whole history, started from
+        ``hess_inv0`` (so the iterates are those of full BFGS, without B dense npar x npar matrices).
+        Only the samples not yet converged are evaluated in later iterations.
+        """
+        B = batch.size
+        npar = start.size
+        theta = np.broadcast_to(np.asarray(start, float), (B, npar)).copy()
+        S_h = np.zeros((maxit, B, npar))
+        Y_h = np.zeros((maxit, B, npar))
+        rho_h = np.zeros((maxit, B))
+        f, g = self.value_grad_batch(theta, batch)
+        done = np.zeros(B, dtype=bool)
+        failed = ~np.isfinite(f)
+        H0T = hess_inv0.T
+        for it in range(maxit):
+            gmax = np.max(np.abs(g), axis=1) if npar else np.zeros(B)
+            done |= (gmax < gtol) & ~failed
+            failed |= ~np.isfinite(gmax)
+            act = np.flatnonzero(~done & ~failed)
+            if act.size == 0:
+                break
+            ga = g[act]
+            step = _two_loop(ga, S_h[:it, act], Y_h[:it, act], rho_h[:it, act], H0T)
+            slope = (step * ga).sum(axis=1)
+            reset = ~(np.isfinite(slope) & (slope > 0))
+            if reset.any():                                 # forget the history of these samples
+                rho_h[:, act[reset]] = 0.0
+                step[reset] = ga[reset] @ H0T
+                slope[reset] = (step[reset] * ga[reset]).sum(axis=1)
+            t = np.ones(act.size)
+            cand = theta[act] - step
+            fc, gc = self.value_grad_batch(cand, batch.subset(act))
+            small = gmax[act] < 1e-6
+            floor = -1e-13 * np.maximum(1.0, np.abs(f[act]))
+            for _ls in range(30):
+                dec = f[act] - fc
+                okm = np.isfinite(fc) & ((dec >= 1e-4 * t * slope) | (small & (dec >= floor)))
+                if okm.all():
+                    break
+                redo = np.flatnonzero(~okm)
+                t[redo] *= 0.5
+                cand[redo] = theta[act[redo]] - t[redo, None] * step[redo]
+                fc[redo], gc[redo] = self.value_grad_batch(cand[redo], batch.subset(act[redo]))
+            stalled = act[~okm]
+            done[stalled] = gmax[stalled] < 1e-6
+            failed[stalled] |= ~done[stalled]
+            acc = np.flatnonzero(okm)
+            ia = act[acc]
+            s_vec = cand[acc] - theta[ia]
+            y_vec = gc[acc] - g[ia]
+            sy = (s_vec * y_vec).sum(axis=1)
+            use = sy > 1e-14
+            S_h[it, ia] = s_vec
+            Y_h[it, ia] = y_vec
+            rho_h[it, ia] = np.where(use, 1.0 / np.where(use, sy, 1.0), 0.0)
+            theta[ia], f[ia], g[ia] = cand[acc], fc[acc], gc[acc]
+        return theta, done & ~failed
+
     # ------------------------------------------------------------------ standardized solution
     def _std_setup(self, model):
         pt = model.spec.partable
@@ -346,16 +515,20 @@ class FastML:
     def std_all(self, values, implied):
         """lavaan's ``std.all`` of every partable row, as :func:`standardize.standardize`."""
         sds = np.stack([np.sqrt(np.abs(np.diag(E @ _full_s(E, S)))) for E, S in implied])
+        return self._std_from_sds(values, sds)
+
+    def _std_from_sds(self, values, sds):
+        """std.all from row values (R,) or (B, R) and total SDs (G, nvar) or (B, G, nvar)."""
         out = values.copy()
         kind, g, l, r = self._std_kind, self._std_g, self._std_l, self._std_r
-        sl, sr = sds[g, l], sds[g, r]
+        sl, sr = sds[..., g, l], sds[..., g, r]
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(kind == 1, values * sl / sr, out)
             out = np.where(kind == 2, values * sr / sl, out)
             out = np.where(kind == 3, values / (sl * sl), out)
             out = np.where(kind == 5, values / sl, out)
-            vl = np.where(self._std_vl >= 0, values[np.maximum(self._std_vl, 0)], np.nan)
-            vr = np.where(self._std_vr >= 0, values[np.maximum(self._std_vr, 0)], np.nan)
+            vl = np.where(self._std_vl >= 0, values[..., np.maximum(self._std_vl, 0)], np.nan)
+            vr = np.where(self._std_vr >= 0, values[..., np.maximum(self._std_vr, 0)], np.nan)
             out = np.where(kind == 4, values / (np.sqrt(np.abs(vl)) * np.sqrt(np.abs(vr))), out)
         return out
 
@@ -366,6 +539,31 @@ class FastML:
         impl = [(np.linalg.solve(np.eye(self.nvar) - A, np.eye(self.nvar)), S) for A, S, _m in mats]
         std = self.std_all(values, impl)
         return values, std, self._improper(values, mats, impl)
+
+    def solution_batch(self, thetas):
+        """:meth:`solution` for a stack of solutions: values (B, R), std.all (B, R), improper (B,) bool."""
+        B = thetas.shape[0]
+        p, nv = self.nobs, self.nvar
+        values = np.broadcast_to(self._fixed_values, (B, self._fixed_values.size)).copy()
+        fr = self._row_free > 0
+        values[:, fr] = thetas[:, self._row_free[fr] - 1]
+        sds = np.empty((B, self.ngroups, nv))
+        improper = np.any(values[:, self._std_kind == 3] < 0, axis=1)
+        for g, (A0, S0, _m0) in enumerate(self.base):
+            pa, ps = self.pos[(g, "A")], self.pos[(g, "S")]
+            A = np.broadcast_to(A0, (B, nv, nv)).copy()
+            S = np.broadcast_to(S0, (B, nv, nv)).copy()
+            A[:, pa[:, 1], pa[:, 2]] = thetas[:, pa[:, 0]]
+            S[:, ps[:, 1], ps[:, 2]] = thetas[:, ps[:, 0]]
+            S[:, ps[:, 2], ps[:, 1]] = thetas[:, ps[:, 0]]
+            E = self._batch_E(A)
+            full = E @ S @ E.transpose(0, 2, 1)
+            sds[:, g, :] = np.sqrt(np.abs(np.diagonal(full, axis1=1, axis2=2)))
+            for block in ([full[:, p:, p:]] if nv > p else []) + [S[:, :p, :p]]:
+                ev = np.linalg.eigvalsh(block).min(axis=1)
+                scale = np.maximum(1.0, np.abs(block).max(axis=(1, 2)))
+                improper |= ev < -1e-10 * scale
+        return values, self._std_from_sds(values, sds), improper
 
     def _improper(self, values, mats, impl) -> str:
         """lavaan's post-check: negative variances, non-PD latent covariance or residual covariance."""
@@ -406,6 +604,66 @@ _LOWER: dict[int, np.ndarray] = {}
 
 def _full_s(E, S):
     return S @ E.T
+
+
+def _two_loop(grad, S_h, Y_h, rho_h, H0T):
+    """BFGS inverse-Hessian times ``grad`` for each row, from the pair history (oldest first)."""
+    q = grad.copy()
+    k = S_h.shape[0]
+    alpha = np.zeros((k, grad.shape[0]))
+    for i in range(k - 1, -1, -1):
+        alpha[i] = rho_h[i] * (S_h[i] * q).sum(axis=1)
+        q -= alpha[i][:, None] * Y_h[i]
+    r = q @ H0T
+    for i in range(k):
+        beta = rho_h[i] * (Y_h[i] * r).sum(axis=1)
+        r += (alpha[i] - beta)[:, None] * S_h[i]
+    return r
+
+
+def _safe_inv(a):
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        return np.full_like(a, np.nan)
+
+
+def _batch_cholesky(sigma):
+    """Cholesky factors of a stack of matrices and which of them are positive definite."""
+    try:
+        return np.linalg.cholesky(sigma), np.ones(sigma.shape[0], dtype=bool)
+    except np.linalg.LinAlgError:
+        out = np.empty_like(sigma)
+        ok = np.ones(sigma.shape[0], dtype=bool)
+        for b, s in enumerate(sigma):
+            try:
+                out[b] = np.linalg.cholesky(s)
+            except np.linalg.LinAlgError:
+                out[b] = np.eye(s.shape[0])
+                ok[b] = False
+        return out, ok
+
+
+class BatchMoments:
+    """Sample moments of B samples with the same group sizes: ``cov[g]`` (B, p, p), ``mean[g]`` (B, p)."""
+
+    def __init__(self, n, cov, mean):
+        self.n = list(n)
+        self.cov = [np.asarray(c) for c in cov]
+        self.mean = [np.asarray(m) for m in mean]
+        self.logdet_s = [np.linalg.slogdet(c)[1] for c in self.cov]
+
+    @property
+    def size(self) -> int:
+        return self.cov[0].shape[0]
+
+    def subset(self, idx):
+        out = object.__new__(BatchMoments)
+        out.n = self.n
+        out.cov = [c[idx] for c in self.cov]
+        out.mean = [m[idx] for m in self.mean]
+        out.logdet_s = [ld[idx] for ld in self.logdet_s]
+        return out
 
 
 class Moments:

@@ -152,19 +152,62 @@ class _Resampler:
         with threadpool_limits(limits=1):      # small matrices: BLAS threads only cost time
             return self._run_chunk(task)
 
+    def _weights(self, entropy, b):
+        rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(b,)))
+        return [np.bincount(rng.integers(0, x.shape[0], x.shape[0]), minlength=x.shape[0]).astype(float)
+                for x in self.X]
+
     def _run_chunk(self, task):
+        if self.fast.batchable:
+            return self._run_chunk_batch(task)
         entropy, start, stop = task
         vals = np.full((stop - start, self.n_rows), np.nan)
         stds = np.full_like(vals, np.nan)
         status = []
         for b in range(start, stop):
-            rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(b,)))
-            weights = [np.bincount(rng.integers(0, x.shape[0], x.shape[0]), minlength=x.shape[0]).astype(float)
-                       for x in self.X]
-            v, s, st = self.refit(weights)
+            v, s, st = self.refit(self._weights(entropy, b))
             if v is not None:
                 vals[b - start], stds[b - start] = v, s
             status.append(st)
+        return vals, stds, status
+
+    def _run_chunk_batch(self, task):
+        """All resamples of a chunk refitted together (:meth:`FastML.fit_quasi_newton_batch`); any
+        resample the batch does not converge goes through :meth:`refit` (with its fresh-start fallback)."""
+        from ._fastml import BatchMoments
+
+        entropy, start, stop = task
+        B = stop - start
+        weights = [self._weights(entropy, b) for b in range(start, stop)]
+        covs, means, usable = [], [], np.ones(B, dtype=bool)
+        for g, (Xc, xbar) in enumerate(zip(self.Xc, self.xbar)):
+            Wt = np.stack([w[g] for w in weights])                       # (B, n)
+            n = Wt.sum(axis=1)
+            m = (Wt @ Xc) / n[:, None]
+            C = np.matmul(Xc.T[None], Wt[:, :, None] * Xc[None]) / n[:, None, None] - m[:, :, None] * m[:, None, :]
+            C = 0.5 * (C + C.transpose(0, 2, 1))
+            usable &= np.linalg.eigvalsh(C).min(axis=1) > 0
+            covs.append(C)
+            means.append(m + xbar)
+        ns = [int(round(w.sum())) for w in weights[0]]
+        vals = np.full((B, self.n_rows), np.nan)
+        stds = np.full_like(vals, np.nan)
+        status = [NOT_CONVERGED] * B
+        idx = np.flatnonzero(usable)
+        if idx.size:
+            batch = BatchMoments(ns, [c[idx] for c in covs], [m[idx] for m in means])
+            theta, ok = self.fast.fit_quasi_newton_batch(batch, self.theta0, self.hess_inv0, gtol=REFIT_GTOL)
+            good = idx[ok]
+            if good.size:
+                v, s, improper = self.fast.solution_batch(theta[ok])
+                vals[good], stds[good] = v, s
+                for b, imp in zip(good, improper):
+                    status[b] = IMPROPER if imp else ""
+            for b in idx[~ok]:                                          # hard cases: one at a time
+                v, s, st = self.refit(weights[b])
+                if v is not None:
+                    vals[b], stds[b] = v, s
+                status[b] = st
         return vals, stds, status
 
     def run_jackknife(self, task):

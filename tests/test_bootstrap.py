@@ -246,9 +246,12 @@ def test_norm_inter_order_statistics_and_interpolation():
 
 def test_same_seed_same_draws_whatever_the_number_of_jobs(med9):
     one = bs.bootstrap_draws(med9, n_boot=24, seed=99, jobs=1, progress=False, chunk_size=5)
-    two = bs.bootstrap_draws(med9, n_boot=24, seed=99, jobs=2, progress=False, chunk_size=7)
+    two = bs.bootstrap_draws(med9, n_boot=24, seed=99, jobs=2, progress=False, chunk_size=5)
     np.testing.assert_array_equal(one.est, two.est)
     np.testing.assert_array_equal(one.std_all, two.std_all)
+    # another chunking batches other resamples together: the same draws up to rounding
+    rechunked = bs.bootstrap_draws(med9, n_boot=24, seed=99, jobs=2, progress=False, chunk_size=7)
+    np.testing.assert_allclose(rechunked.est, one.est, rtol=0, atol=1e-10)
     other = bs.bootstrap_draws(med9, n_boot=24, seed=100, jobs=1, progress=False)
     assert not np.array_equal(one.est, other.est)
 
