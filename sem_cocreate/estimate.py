@@ -212,7 +212,12 @@ def start_values(model, stats) -> np.ndarray:
     set_ = np.zeros(model.npar, dtype=bool)
     ov_index = {v: i for i, v in enumerate(model.ov)}
     lv_set = set(model.lv)
-    for r in pt.itertuples(index=False):
+    rows = list(pt.itertuples(index=False))
+    by_factor: dict[tuple[int, str], list] = {}
+    for r in rows:
+        if r.op == "=~" and r.rhs in ov_index:
+            by_factor.setdefault((int(r.group), r.lhs), []).append((r.rhs, r.free, r.ustart))
+    for r in rows:
         if r.free == 0:
             continue
         k = int(r.free) - 1
@@ -224,12 +229,12 @@ def start_values(model, stats) -> np.ndarray:
         if not np.isnan(r.start):
             val = r.start
         elif r.op == "=~":
-            val = _loading_start(pt, g + 1, r.lhs, r.rhs, S, ov_index, lv_set)
+            val = _loading_start(by_factor.get((g + 1, r.lhs), []), r.rhs, S, ov_index)
         elif r.op == "~~" and r.lhs == r.rhs:
             if r.lhs in ov_index:
                 val = 0.5 * S[ov_index[r.lhs], ov_index[r.lhs]]
             else:
-                val = _lv_var_start(pt, g + 1, r.lhs, S, ov_index, lv_set)
+                val = _lv_var_start(by_factor.get((g + 1, r.lhs), []), S, ov_index)
         elif r.op == "~1":
             val = stats.mean[g][ov_index[r.lhs]] if r.lhs in ov_index else 0.0
         theta[k] = val
@@ -237,15 +242,10 @@ def start_values(model, stats) -> np.ndarray:
     return theta
 
 
-def _indicators(pt, group, lv, ov_index):
-    sel = (pt["group"] == group) & (pt["op"] == "=~") & (pt["lhs"] == lv)
-    return [(r.rhs, r.free, r.ustart) for r in pt[sel].itertuples(index=False) if r.rhs in ov_index]
-
-
-def _loading_start(pt, group, lv, ind, S, ov_index, lv_set):
+def _loading_start(inds, ind, S, ov_index):
+    """Marker-based start: median of s(ind, o) / s(marker, o) over the factor's other indicators."""
     if ind not in ov_index:
         return 1.0
-    inds = _indicators(pt, group, lv, ov_index)
     marker = next((x for x, free, us in inds if free == 0 and us and not np.isnan(us) and us != 0), None)
     if marker is None or marker == ind:
         # no marker (e.g. NA* with latent variance fixed to 1): sqrt of half the variance
@@ -266,8 +266,9 @@ def _loading_start(pt, group, lv, ind, S, ov_index, lv_set):
     return val
 
 
-def _lv_var_start(pt, group, lv, S, ov_index, lv_set):
-    inds = _indicators(pt, group, lv, ov_index)
+def _lv_var_start(inds, S, ov_index):
+    """Mean absolute covariance of the first indicator with the others (the factor variance when
+    loadings are near 1)."""
     if len(inds) >= 2:
         m = ov_index[inds[0][0]]
         covs = [abs(S[m, ov_index[x]]) for x, *_ in inds[1:]]
