@@ -19,6 +19,7 @@ from .exceptions import FitError, InputFileError, OptionError
 DEFAULT_SEED = 20260101
 DEFAULT_DATA_RELPATH = "data/cocreation_demo.csv"
 DEFAULT_OUT = "reports/cocreation_demo"
+DEFAULT_STUDY_BOOTSTRAP = 2000
 
 
 def _resource(relpath: str) -> Path:
@@ -110,6 +111,9 @@ def run_fit(args, argv=None) -> int:
     started = datetime.now(timezone.utc)
     default_study = args.data is None and args.model is None
     seed = args.seed if args.seed is not None else DEFAULT_SEED
+    if args.bootstrap is None:
+        # the default study shows bootstrap intervals; otherwise the delta method unless asked
+        args.bootstrap = DEFAULT_STUDY_BOOTSTRAP if (default_study and args.ci != "mc") else 0
     estimator = args.estimator.upper()
     missing = args.missing or "listwise"
     if missing == "fiml" and estimator == "WLSMV":
