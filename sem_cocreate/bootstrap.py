@@ -7,8 +7,10 @@ bias-corrected (lavaan's ``bca.simple``) or BCa (jackknife acceleration) interva
 ``monte_carlo_estimates`` gives semTools ``monteCarloCI``-style intervals of the ``:=`` parameters.
 
 Speed: for complete-data ML (and MLR, whose estimates are ML's) a resample only changes the sample
-moments, which come from resampling counts; one compiled model (:class:`_fastml.FastML`) is refitted
-by Fisher scoring from the full-sample estimates, ``:=`` values are evaluated for all draws at once.
+moments, which come from resampling counts; one compiled model (:class:`_fastml.FastML`) refits a
+whole chunk of resamples at once (stacked matrices, BFGS from the full-sample estimates with the
+inverse expected information as the first Hessian), ``:=`` values are evaluated for all draws at once.
+Resamples the batch does not converge are retried one at a time, from the engine's starting values.
 Other estimators (FIML, WLSMV) refit through :func:`fit.fit_sem` per resample (correct, slower).
 
 Failure rules (each resample has its own child seed of ``numpy.random.SeedSequence(seed)``):
@@ -174,11 +176,14 @@ class _Resampler:
     def _run_chunk_batch(self, task):
         """All resamples of a chunk refitted together (:meth:`FastML.fit_quasi_newton_batch`); any
         resample the batch does not converge goes through :meth:`refit` (with its fresh-start fallback)."""
+        entropy, start, stop = task
+        return self._refit_many([self._weights(entropy, b) for b in range(start, stop)])
+
+    def _refit_many(self, weights):
+        """Refit several weighted samples as one batch; (values, std.all, statuses)."""
         from ._fastml import BatchMoments
 
-        entropy, start, stop = task
-        B = stop - start
-        weights = [self._weights(entropy, b) for b in range(start, stop)]
+        B = len(weights)
         covs, means, usable = [], [], np.ones(B, dtype=bool)
         for g, (Xc, xbar) in enumerate(zip(self.Xc, self.xbar)):
             Wt = np.stack([w[g] for w in weights])                       # (B, n)
@@ -215,12 +220,22 @@ class _Resampler:
         start, stop = task
         sizes = [x.shape[0] for x in self.X]
         offsets = np.cumsum([0] + sizes)
-        vals = np.full((stop - start, self.n_rows), np.nan)
-        stds = np.full_like(vals, np.nan)
+        all_weights = []
         for c in range(start, stop):
             g = int(np.searchsorted(offsets, c, side="right") - 1)
             weights = [np.ones(n) for n in sizes]
             weights[g][c - offsets[g]] = 0.0
+            all_weights.append(weights)
+        if self.fast.batchable:
+            out_v, out_s = [], []
+            for k in range(0, len(all_weights), 50):
+                v, s, _st = self._refit_many(all_weights[k:k + 50])
+                out_v.append(v)
+                out_s.append(s)
+            return np.vstack(out_v), np.vstack(out_s)
+        vals = np.full((stop - start, self.n_rows), np.nan)
+        stds = np.full_like(vals, np.nan)
+        for c, weights in zip(range(start, stop), all_weights):
             v, s, st = self.refit(weights)
             if v is not None and st != NOT_CONVERGED:
                 vals[c - start], stds[c - start] = v, s
