@@ -159,8 +159,11 @@ class _Resampler:
         return [np.bincount(rng.integers(0, x.shape[0], x.shape[0]), minlength=x.shape[0]).astype(float)
                 for x in self.X]
 
+    def _batchable(self) -> bool:
+        return getattr(self, "fast", None) is not None and self.fast.batchable
+
     def _run_chunk(self, task):
-        if self.fast.batchable:
+        if self._batchable():
             return self._run_chunk_batch(task)
         entropy, start, stop = task
         vals = np.full((stop - start, self.n_rows), np.nan)
@@ -226,7 +229,7 @@ class _Resampler:
             weights = [np.ones(n) for n in sizes]
             weights[g][c - offsets[g]] = 0.0
             all_weights.append(weights)
-        if self.fast.batchable:
+        if self._batchable():
             out_v, out_s = [], []
             for k in range(0, len(all_weights), 50):
                 v, s, _st = self._refit_many(all_weights[k:k + 50])
