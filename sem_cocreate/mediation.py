@@ -270,3 +270,34 @@ def indirect_table(result, *, estimates: pd.DataFrame | None = None, effects: pd
     out["mediation_type"] = mtype
     extra = [c for c in ("std.se", "std.ci.lower", "std.ci.upper") if c in out.columns]
     return out[INDIRECT_COLUMNS + extra].reset_index(drop=True)
+
+
+def bootstrap_indirect(result, *, n_boot: int, seed: int | None, ci: str = "perc", level: float = 0.95,
+                       effects: pd.DataFrame | None = None, jobs: int | None = None, scheduler=None,
+                       progress: bool = True, n_draws: int = 20000) -> pd.DataFrame:
+    """The mediation table with bootstrap (``ci`` = perc, bc, bca) or Monte Carlo (``ci="mc"``) intervals.
+
+    A convenience over :func:`sem_cocreate.bootstrap.bootstrap_draws`,
+    :func:`~sem_cocreate.bootstrap.bootstrap_estimates` (and the standardized intervals) or
+    :func:`~sem_cocreate.bootstrap.monte_carlo_estimates`, then :func:`indirect_table`. ``n_boot=0``
+    with a bootstrap ``ci`` gives the delta-method table. Callers that also need the bootstrap
+    estimates table (``estimates.csv``) should call those functions themselves and reuse the draws.
+
+    Returns
+    -------
+    DataFrame
+        See :func:`indirect_table`; ``method`` is ``delta``, ``bootstrap-<ci>`` or ``monte-carlo``.
+    """
+    from .bootstrap import (bootstrap_draws, bootstrap_estimates, bootstrap_std_estimates,
+                            monte_carlo_estimates)
+
+    if ci == "mc":
+        est = monte_carlo_estimates(result, n_draws=n_draws, seed=seed, level=level)
+        return indirect_table(result, estimates=est, effects=effects, method="monte-carlo", level=level)
+    if n_boot == 0:
+        return indirect_table(result, effects=effects, method="delta", level=level)
+    draws = bootstrap_draws(result, n_boot=n_boot, seed=seed, jobs=jobs, scheduler=scheduler, progress=progress)
+    return indirect_table(result, estimates=bootstrap_estimates(result, draws, ci=ci, level=level),
+                          std_estimates=bootstrap_std_estimates(result, draws, ci=ci, level=level),
+                          effects=effects, method=f"bootstrap-{ci}", n_boot=draws.n_boot,
+                          n_failed=draws.n_failed, level=level)

@@ -121,3 +121,18 @@ def test_infer_effects_names():
     assert eff.loc["total_X_Y", ["kind", "to"]].tolist() == ["total", "Y"]
     assert eff.loc["diff_X_M1_vs_M2_Y", "through"] == "M1 vs M2"
     assert eff.loc["ab", "kind"] == "defined"
+
+
+def test_bootstrap_indirect_table(med9):
+    from sem_cocreate.mediation import bootstrap_indirect
+
+    _case, res = med9
+    tab = bootstrap_indirect(res, n_boot=40, seed=3, ci="bc", jobs=1, progress=False)
+    assert (tab["method"] == "bootstrap-bc").all() and (tab["n_boot"] == 40).all()
+    assert {"std.se", "std.ci.lower", "std.ci.upper"} <= set(tab.columns)
+    row = tab.set_index("name").loc["ind_PS_RI_VCC"]
+    assert row["std.ci.lower"] < row["std.all"] < row["std.ci.upper"]
+    mc = bootstrap_indirect(res, n_boot=0, seed=3, ci="mc", n_draws=2000)
+    assert (mc["method"] == "monte-carlo").all()
+    delta = bootstrap_indirect(res, n_boot=0, seed=None)
+    pd.testing.assert_frame_equal(delta, indirect_table(res))
