@@ -468,7 +468,10 @@ def _intervals(draws: np.ndarray, est: np.ndarray, *, ci: str, level: float, acc
             w = norm.ppf(np.mean(t < est[j]))
             a = 0.0 if ci == "bc" else accel[j]
             zal = norm.ppf(alpha)
-            adj = norm.cdf(w + (w + zal) / (1 - a * (w + zal)))
+            if not np.isfinite(w):      # every draw on one side of the estimate: the extreme order statistic
+                adj = np.full(2, 0.0 if w < 0 else 1.0)
+            else:
+                adj = norm.cdf(w + (w + zal) / (1 - a * (w + zal)))
         lo[j], hi[j] = _norm_inter(ts, adj)
     return lo, hi
 
