@@ -215,3 +215,20 @@ def test_rows_with_a_missing_covariate_are_dropped_under_fixed_x():
     res = fit_sem("y1 ~ x1\ny2 ~ y1", d, missing="fiml")
     assert res.n_obs == 59
     assert any("1 response(s) with a missing exogenous covariate" in n for n in res.notes)
+
+
+def test_listwise_deletion_on_the_same_missing_data_matches_lavaan():
+    """The default (missing = "listwise") on med9's missing answers: lavaan drops 393 of 500 rows."""
+    case = reference_case("med9_listwise_missing")
+    res = fit_sem(case.model, case.data)
+    assert res.n_obs == case.meta["nobs"][0] == 107
+    assert any("393 response(s) with missing answers were dropped" in n for n in res.notes)
+    both = merged_estimates(res, case)
+    assert len(res.estimates) == len(case.estimates)
+    for col, tol in (("est", EST_ATOL), ("se", SE_ATOL), ("std.all", EST_ATOL)):
+        np.testing.assert_allclose(both[col].astype(float), both[col + "_lav"].astype(float),
+                                   atol=tol, err_msg=col)
+    for key in ("chisq", "logl", "aic", "bic"):
+        assert res.fit[key] == pytest.approx(case.fit[key], rel=CHISQ_RTOL), key
+    for key in ("cfi", "tli", "rmsea", "srmr"):
+        assert res.fit[key] == pytest.approx(case.fit[key], abs=INDEX_ATOL), key
