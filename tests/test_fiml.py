@@ -232,3 +232,15 @@ def test_listwise_deletion_on_the_same_missing_data_matches_lavaan():
         assert res.fit[key] == pytest.approx(case.fit[key], rel=CHISQ_RTOL), key
     for key in ("cfi", "tli", "rmsea", "srmr"):
         assert res.fit[key] == pytest.approx(case.fit[key], abs=INDEX_ATOL), key
+
+
+@pytest.mark.parametrize("name", ["bfi5_fiml", "med9_fiml_mlr"])
+def test_fiml_r2_matches_lavaan(fitted, name):
+    import json
+
+    case, res = fitted(name)
+    lav = json.loads(case.file("r2.json").read_text())
+    ours = dict(zip(res.r2["variable"], res.r2["r2"]))
+    assert set(ours) == set(lav)
+    for k, v in lav.items():
+        assert ours[k] == pytest.approx(v, abs=EST_ATOL), k
