@@ -218,6 +218,9 @@ def run_fit(args, argv=None) -> int:
         measurement = fit_sem(cfa_syntax, data, estimator=estimator, missing=missing) \
             if estimator != "WLSMV" or True else None
         meas = _measurement_quality(measurement, data, constructs, seed=seed, notes=notes)
+        if estimator != "WLSMV":
+            meas.update(_common_method_checks(cfa_syntax, measurement, data, constructs,
+                                              estimator=estimator, missing=missing, notes=notes))
 
     # ---- mediation --------------------------------------------------------------------------------
     estimates = result.estimates
@@ -355,6 +358,50 @@ def _measurement_quality(measurement, data, constructs, *, seed, notes) -> dict:
     complete = data[items].dropna()
     if len(complete) > len(items):
         out["normality.json"] = mardia(complete)
+    # HTMT inference (Henseler et al. 2015): percentile intervals, upper bound below .85/.90/1
+    from .validity import htmt_bootstrap
+
+    out["validity/htmt_ci.csv"] = htmt_bootstrap(data, constructs, n_boot=1000, seed=seed)
+    # sampling adequacy for pilot data (psych::KMO, psych::cortest.bartlett)
+    from .exploratory import bartlett_sphericity, kmo
+
+    k = kmo(data[items])
+    b = bartlett_sphericity(data[items])
+    out["exploratory.json"] = {"kmo_overall": k["overall"], "kmo_items": k["items"].to_dict(),
+                               "bartlett": {kk: b[kk] for kk in ("chisq", "df", "pvalue", "n")}}
+    try:
+        from .ordinal import recommend_ordinal
+
+        advice = recommend_ordinal(data, items)
+        if advice:
+            notes.append(advice)
+    except Exception as err:  # advisory only
+        notes.append(f"ordinal-data check not run: {err}")
+    return out
+
+
+def _common_method_checks(cfa_syntax, measurement, data, constructs, *, estimator, missing, notes) -> dict:
+    """Harman's single-factor test, the single-factor CFA and the unmeasured latent method factor."""
+    from .cmv import harman_single_factor, single_factor_test, ulmc_test
+    from .exceptions import SemCocreateError
+
+    items = [i for its in constructs.values() for i in its]
+    fit = _fit_callable(estimator, missing)
+    out: dict = {}
+    harman = harman_single_factor(data[items])
+    out["cmv/harman.json"] = {k: v for k, v in harman.items() if k != "loadings"}
+    try:
+        out["cmv/single_factor.csv"] = single_factor_test(cfa_syntax, data, fit=fit, measurement=measurement)
+    except SemCocreateError as err:
+        notes.append(f"single-factor CFA not compared: {err}")
+    try:
+        ul = ulmc_test(cfa_syntax, data, fit=fit, method_loadings="equal", measurement=measurement)
+        out["cmv/ulmc_fit.csv"] = ul.comparison
+        out["cmv/ulmc_loadings.csv"] = ul.loadings
+        out["cmv/ulmc.json"] = {"method_loadings": ul.method_loadings, "mean_trait_share": ul.mean_trait_share,
+                                "mean_method_share": ul.mean_method_share, "notes": list(ul.notes)}
+    except SemCocreateError as err:
+        notes.append(f"latent method factor not fitted: {err}")
     return out
 
 

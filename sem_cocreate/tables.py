@@ -771,3 +771,60 @@ def versions_table(manifest: Mapping, *, lang: str = "en") -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=[label("col_package", lang), label("col_version", lang)])
     out.attrs["align"] = "left"
     return out
+
+
+# ----------------------------------------------------------------------------- common-method variance
+
+def cmv_display(harman: dict | None, single: pd.DataFrame | None, ulmc: dict | None, *, lang: str = "en") -> pd.DataFrame:
+    """One row per common-method check: Harman's share, the single-factor CFA comparison, the method factor."""
+    from .report.i18n import label
+
+    rows = []
+    if harman:
+        share = f"{100 * float(harman['share']):.1f}%"
+        rows.append({label("col_check", lang): label("cmv_harman", lang),
+                     label("col_result", lang): label("cmv_harman_val", lang, share=share)})
+    if single is not None and len(single) >= 2:
+        r = single.iloc[1]
+        rows.append({label("col_check", lang): label("cmv_single", lang),
+                     label("col_result", lang): label("cmv_single_val", lang, df=fmt_int(r["delta.df"]),
+                                                      chisq=fmt_num(r["delta.chisq"], 2),
+                                                      p=_p_phrase(r["delta.pvalue"]),
+                                                      cfi=fmt_num(r["cfi"], 3, leading_zero=False))})
+    if ulmc:
+        rows.append({label("col_check", lang): label("cmv_ulmc", lang),
+                     label("col_result", lang): label("cmv_ulmc_val", lang,
+                                                      method=f"{100 * float(ulmc['mean_method_share']):.1f}%",
+                                                      trait=f"{100 * float(ulmc['mean_trait_share']):.1f}%")})
+    return pd.DataFrame(rows)
+
+
+def _p_phrase(p) -> str:
+    text = fmt_p(p)
+    return text if text.startswith(("<", ">")) else f"= {text}"
+
+
+def kmo_sentence(exploratory: dict | None, *, lang: str = "en") -> str:
+    from .report.i18n import label
+
+    if not exploratory:
+        return ""
+    b = exploratory.get("bartlett", {})
+    return label("kmo_sentence", lang, kmo=fmt_num(exploratory.get("kmo_overall"), 2, leading_zero=False),
+                 df=fmt_int(b.get("df")), chisq=fmt_num(b.get("chisq"), 1), p=_p_phrase(b.get("pvalue")))
+
+
+def htmt_ci_display(ci: pd.DataFrame, *, k: int = 10, lang: str = "en") -> pd.DataFrame:
+    """The ``k`` largest HTMT ratios with their bootstrap interval and the .85/.90 verdicts."""
+    from .report.i18n import label
+
+    top = ci.sort_values("htmt", ascending=False).head(k)
+    rows = []
+    for r in top.itertuples(index=False):
+        below85 = "✓" if r.ci_upper < 0.85 else "✗"
+        below90 = "✓" if r.ci_upper < 0.90 else "✗"
+        rows.append({label("col_pair", lang): f"{r.lhs} – {r.rhs}",
+                     "HTMT": fmt_num(r.htmt, 2, leading_zero=False),
+                     label("col_ci", lang): fmt_ci(r.ci_lower, r.ci_upper, 2),
+                     label("col_upper_below", lang): f"{below85} / {below90}"})
+    return pd.DataFrame(rows)

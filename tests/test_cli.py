@@ -62,6 +62,16 @@ def test_fit_generic_model_writes_results(tmp_path, hs_model, capsys):
     assert man["inputs"]["data"]["sha256"] == before
     assert man["seed"] is not None and "numpy" in man["versions"]
     assert (out / "reliability.csv").exists() and (out / "validity" / "htmt.csv").exists()
+    # measurement-quality extras of issue 4: HTMT inference, common-method checks, KMO/Bartlett
+    ci = pd.read_csv(out / "validity" / "htmt_ci.csv")
+    assert len(ci) == 3 and (ci["ci.lower"] <= ci["htmt"]).all() and (ci["htmt"] <= ci["ci.upper"]).all()
+    single = pd.read_csv(out / "cmv" / "single_factor.csv")
+    assert single["model"].tolist() == ["measurement", "single_factor"]
+    assert single.loc[0, "chisq"] == pytest.approx(85.30552177, rel=1e-6)
+    assert json.loads((out / "cmv" / "harman.json").read_text())["n_items"] == 9
+    assert 0 < json.loads((out / "exploratory.json").read_text())["kmo_overall"] < 1
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "Common-method variance" in md and "HTMT inference" in md
 
 
 def test_missing_data_file(tmp_path, hs_model, capsys):

@@ -240,7 +240,12 @@ def test_mediation_table_of_the_pipeline(results):
         assert row[4].startswith("**") == bool(r["ci.lower"] > 0 or r["ci.upper"] < 0)
     kinds = [r[1] for r in rows]
     assert {"specific indirect", "total indirect", "total", "contrast"} <= set(kinds)
-    assert "Method: delta method (Wald intervals)." in md
+    method = ind["method"].iloc[0]
+    if method == "delta":
+        assert "Method: delta method (Wald intervals)." in md
+    else:                                               # the committed demo folder: 2,000 bootstrap resamples
+        assert method == "bootstrap-perc"
+        assert f"Method: bootstrap percentile ({ind['n_boot'].iloc[0]:,} resamples, {ind['n_failed'].iloc[0]} failed)." in md
 
 
 def test_warning_box_for_non_convergence_and_heywood(copy):

@@ -35,4 +35,5 @@ def test_semopy_start_seeds_the_same_optimum():
     theta = semopy_start(res.spec, res.internals["model"], res.internals["frames"][0])
     assert theta is not None
     again = fit_sem(case.model, case.data, start=theta)
-    np.testing.assert_allclose(again.theta, res.theta, atol=1e-6)
+    # both runs stop at a Newton decrement of 1e-12, i.e. within ~1e-6 of the optimum each
+    np.testing.assert_allclose(again.theta, res.theta, atol=1e-5)

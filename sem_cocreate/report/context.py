@@ -7,6 +7,8 @@ so the three formats always say the same thing.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -214,6 +216,36 @@ def _measurement(b: _Builder, folder: ResultsFolder, names, wording):
         b.para(T.normality_recommendation(nm, estimator=folder.estimator, lang=lang), style="lead")
     else:
         b.missing("normality.json")
+    _common_method(b, folder)
+
+
+def _common_method(b: _Builder, folder: ResultsFolder):
+    """HTMT inference, common-method checks and sampling adequacy (files written by ``fit``)."""
+    import json
+
+    t, lang = b.t, b.lang
+    path = Path(folder.path)
+
+    def read_json(name):
+        f = path / name
+        return json.loads(f.read_text(encoding="utf-8")) if f.exists() else None
+
+    def read_csv(name):
+        f = path / name
+        return pd.read_csv(f) if f.exists() else None
+
+    ci = read_csv("validity/htmt_ci.csv")
+    if ci is not None and len(ci):
+        ci = ci.rename(columns={"ci.lower": "ci_lower", "ci.upper": "ci_upper"})
+        k = min(10, len(ci))
+        b.table(T.htmt_ci_display(ci, k=k, lang=lang), "htmt_ci_caption", n_boot=T.fmt_int(ci["n_boot"].iloc[0]),
+                note=t("htmt_ci_note", k=k))
+    harman, single, ulmc = read_json("cmv/harman.json"), read_csv("cmv/single_factor.csv"), read_json("cmv/ulmc.json")
+    explo = read_json("exploratory.json")
+    if harman or single is not None or ulmc or explo:
+        b.heading("s_cmv", level=3)
+        b.table(T.cmv_display(harman, single, ulmc, lang=lang), "cmv_caption", note=t("cmv_note"))
+        b.para(T.kmo_sentence(explo, lang=lang))
 
 
 def _structural(b: _Builder, folder: ResultsFolder, names):
