@@ -152,7 +152,8 @@ def main(argv=None) -> int:
         p = py[name]
         ours = statistics.median(p["times"])
         if lav and name in lav:
-            theirs = statistics.median(lav[name]["times"])
+            lt = lav[name]["times"]
+            theirs = statistics.median(lt if isinstance(lt, list) else [lt])
             ratio = ours / theirs if theirs > 0 else float("nan")
             dch = p["chisq"] - lav[name]["chisq"]
             sc = lav[name]["chisq_scaled"]
