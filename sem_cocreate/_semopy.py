@@ -20,6 +20,10 @@ import numpy as np
 import pandas as pd
 
 
+SEMOPY_MAXITER = 200          # SLSQP iterations allowed to semopy when it seeds our optimizer
+SEMOPY_MAX_PARAMETERS = 60     # larger models: semopy (SLSQP, Python objective) can take many minutes
+
+
 def semopy_syntax(spec) -> str:
     """semopy model description of a single-group parameter table, all fixed values explicit."""
     pt = spec.partable
@@ -58,7 +62,8 @@ def semopy_estimates(spec, frame: pd.DataFrame) -> pd.DataFrame:
     cov = data.cov() * (n - 1) / n
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(cov=cov, n_samples=n)
+        # bounded effort: this is a second opinion, not the estimator of record
+        model.fit(cov=cov, n_samples=n, options={"maxiter": SEMOPY_MAXITER})
         ins = model.inspect()
     lv = set(spec.lv_names)
     rows = []
@@ -80,7 +85,10 @@ def _is_indicator(spec, factor, item) -> bool:
 
 
 def semopy_start(spec, model, frame: pd.DataFrame) -> np.ndarray | None:
-    """Starting values for our free parameters from a semopy fit (None if semopy fails)."""
+    """Starting values for our free parameters from a semopy fit (None if semopy fails or the model is
+    too large for semopy to be a quick second opinion)."""
+    if model.npar > SEMOPY_MAX_PARAMETERS:
+        return None
     try:
         est = semopy_estimates(spec, frame)
     except Exception:  # semopy is an optional helper here; our own optimizer decides

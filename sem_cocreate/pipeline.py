@@ -386,7 +386,15 @@ def _common_method_checks(cfa_syntax, measurement, data, constructs, *, estimato
     from .exceptions import SemCocreateError
 
     items = [i for its in constructs.values() for i in its]
-    fit = _fit_callable(estimator, missing)
+    base_fit = _fit_callable(estimator, missing)
+    unconverged: list[str] = []
+
+    def fit(syntax, data):
+        res = base_fit(syntax, data)
+        if not res.converged:
+            unconverged.append(syntax)
+        return res
+
     out: dict = {}
     harman = harman_single_factor(data[items])
     out["cmv/harman.json"] = {k: v for k, v in harman.items() if k != "loadings"}
@@ -398,8 +406,15 @@ def _common_method_checks(cfa_syntax, measurement, data, constructs, *, estimato
         ul = ulmc_test(cfa_syntax, data, fit=fit, method_loadings="equal", measurement=measurement)
         out["cmv/ulmc_fit.csv"] = ul.comparison
         out["cmv/ulmc_loadings.csv"] = ul.loadings
+        ul_notes = list(ul.notes)
+        if any(ul.syntax.strip() == u.strip() for u in unconverged):
+            ul_notes.append("the method-factor model did not converge (its loading tends to the boundary 0, where "
+                            "the model is not identified): the data show no common-method factor by this check; "
+                            "its fit and loadings are not interpretable")
+            notes.append("latent method factor: " + ul_notes[-1])
         out["cmv/ulmc.json"] = {"method_loadings": ul.method_loadings, "mean_trait_share": ul.mean_trait_share,
-                                "mean_method_share": ul.mean_method_share, "notes": list(ul.notes)}
+                                "mean_method_share": ul.mean_method_share, "notes": ul_notes,
+                                "converged": not any(ul.syntax.strip() == u.strip() for u in unconverged)}
     except SemCocreateError as err:
         notes.append(f"latent method factor not fitted: {err}")
     return out

@@ -791,7 +791,10 @@ def cmv_display(harman: dict | None, single: pd.DataFrame | None, ulmc: dict | N
                                                       chisq=fmt_num(r["delta.chisq"], 2),
                                                       p=_p_phrase(r["delta.pvalue"]),
                                                       cfi=fmt_num(r["cfi"], 3, leading_zero=False))})
-    if ulmc:
+    if ulmc and ulmc.get("converged") is False:
+        rows.append({label("col_check", lang): label("cmv_ulmc", lang),
+                     label("col_result", lang): label("cmv_ulmc_boundary", lang)})
+    elif ulmc:
         rows.append({label("col_check", lang): label("cmv_ulmc", lang),
                      label("col_result", lang): label("cmv_ulmc_val", lang,
                                                       method=f"{100 * float(ulmc['mean_method_share']):.1f}%",

@@ -232,3 +232,19 @@ def test_help_imports_no_heavy_library():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     assert out == ""
+
+
+def test_fit_on_a_wenjuanxing_export(tmp_path, capsys):
+    """Issue 6's done-when: fit reads a realistic 问卷星 export (option text, Chinese headers; SIMULATED)."""
+    wjx = ROOT / "tests" / "fixtures" / "wjx_cocreation_simulated.xlsx"
+    before = sha(wjx)
+    out = tmp_path / "o"
+    code, _, err = run(["fit", "--data", wjx, "--out", out], capsys)
+    assert code == 0, err
+    assert sha(wjx) == before
+    screening = json.loads((out / "screening.json").read_text())
+    assert (screening["n_raw"], screening["n_analysed"]) == (320, 281)
+    assert json.loads((out / "fit.json").read_text())["ntotal"] == 281
+    # no method variance was simulated: the method loading runs to its boundary and the report says so
+    ulmc = json.loads((out / "cmv" / "ulmc.json").read_text())
+    assert ulmc["converged"] is False and "boundary" in ulmc["notes"][-1]
