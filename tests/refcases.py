@@ -66,3 +66,17 @@ def reference_case(name: str) -> RefCase:
 
 def reference_cases(*names: str) -> list[RefCase]:
     return [reference_case(n) for n in names]
+
+
+def merged_estimates(result, case, keys=("lhs", "op", "rhs")) -> pd.DataFrame:
+    """lavaan's rows (suffix ``_lav``) joined to ours on ``keys`` (add ``group`` for multi-group).
+
+    lavaan writes a covariance once, in its own lhs/rhs order; ours may be written the other way
+    round, so ``~~`` rows are matched in both orders. Rows of lavaan without a match keep NaN in our
+    columns (the tests assert there are none).
+    """
+    est = result.estimates
+    swapped = est[est["op"] == "~~"].rename(columns={"lhs": "rhs", "rhs": "lhs"})
+    swapped = swapped[swapped["lhs"] != swapped["rhs"]]
+    ours = pd.concat([est, swapped], ignore_index=True).drop_duplicates(subset=list(keys), keep="first")
+    return case.estimates.merge(ours, on=list(keys), suffixes=("_lav", ""), how="left")

@@ -12,8 +12,7 @@ from sem_cocreate.fiml import (casewise_scores, em_saturated, h1_information, lo
                                pattern_data, vech_index)
 from sem_cocreate.fit import fit_sem
 
-from refcases import reference_case
-from test_robust import merged_estimates
+from refcases import merged_estimates, reference_case
 
 EST_ATOL = 0.001     # estimates and std. estimates (the promised agreement with lavaan)
 SE_ATOL = 0.001      # standard errors (observed information; sandwich under MLR)

@@ -7,7 +7,7 @@ import pytest
 
 from sem_cocreate.fit import fit_sem
 
-from refcases import reference_case
+from refcases import merged_estimates, reference_case
 
 EST_ATOL = 0.001     # estimates and std. estimates (the promised agreement with lavaan)
 SE_ATOL = 0.001      # standard errors
@@ -29,25 +29,11 @@ def fitted():
     return get
 
 
-def _merged(result, case):
-    ours = result.estimates.copy()
-    lav = case.estimates
-    keys = ["lhs", "op", "rhs"]
-    # lavaan writes ~~ once; our partable may order lhs/rhs differently
-    ours_sw = ours[(ours.op == "~~")].rename(columns={"lhs": "rhs", "rhs": "lhs"})
-    both = lav.merge(ours, on=keys, suffixes=("_lav", ""), how="left")
-    missing = both["est"].isna() & (both["op"] == "~~")
-    if missing.any():
-        alt = lav[missing.values].merge(ours_sw, on=keys, suffixes=("_lav", ""), how="left")
-        both.loc[missing.values, alt.columns] = alt.values
-    return both
-
-
 @pytest.mark.parametrize("name", ML_CASES)
 def test_estimates_match_lavaan(fitted, name):
     case, res = fitted(name)
     assert res.converged
-    both = _merged(res, case)
+    both = merged_estimates(res, case)
     assert len(both) == len(case.estimates)
     assert len(res.estimates) == len(case.estimates), "same parameter rows as lavaan"
     assert not both["est"].isna().any(), both.loc[both["est"].isna(), ["lhs", "op", "rhs"]]

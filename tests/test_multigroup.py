@@ -16,7 +16,7 @@ from sem_cocreate.exceptions import DataError, ModelSyntaxError
 from sem_cocreate.fit import fit_sem
 from sem_cocreate.spec import build_spec
 
-from refcases import reference_case
+from refcases import merged_estimates, reference_case
 
 EST_ATOL = 0.001     # estimates and std. estimates (the promised agreement with lavaan)
 SE_ATOL = 0.001      # standard errors
@@ -54,26 +54,13 @@ def fitted():
     return get
 
 
-def _orient(est):
-    """lavaan writes a covariance once, in its own lhs/rhs order: compare both orders."""
-    swapped = est[est["op"] == "~~"].rename(columns={"lhs": "rhs", "rhs": "lhs"})
-    swapped = swapped[swapped["lhs"] != swapped["rhs"]]
-    return pd.concat([est, swapped], ignore_index=True)
-
-
-def _merged(result, case):
-    lav = case.estimates
-    both = lav.merge(_orient(result.estimates), on=KEYS, suffixes=("_lav", ""), how="left")
-    return both
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_estimates_match_lavaan(fitted, name):
     case, res = fitted(name)
     assert res.converged
     assert list(res.estimates.columns[:5]) == ["lhs", "op", "rhs", "label", "group"]
     assert len(res.estimates) == len(case.estimates), "same parameter rows as lavaan"
-    both = _merged(res, case)
+    both = merged_estimates(res, case, KEYS)
     assert len(both) == len(case.estimates)
     assert not both["est"].isna().any(), both.loc[both["est"].isna(), KEYS]
     np.testing.assert_allclose(both["est"], both["est_lav"], atol=EST_ATOL)
@@ -88,7 +75,7 @@ def test_estimates_match_lavaan(fitted, name):
 def test_labels_match_lavaan(fitted, name):
     """group.equal rows carry the plabel of the first group's parameter (e.g. .p2.), as in lavaan."""
     case, res = fitted(name)
-    both = _merged(res, case)
+    both = merged_estimates(res, case, KEYS)
     bad = both[both["label"].fillna("") != both["label_lav"].fillna("")]
     assert bad.empty, bad[KEYS + ["label", "label_lav"]]
 

@@ -15,7 +15,7 @@ from sem_cocreate.fit import fit_sem
 from sem_cocreate.ordinal import recommend_ordinal
 from sem_cocreate._polychoric import adjust_empty_cells, bvn_cdf, ordinal_stats
 
-from refcases import reference_case
+from refcases import merged_estimates, reference_case
 
 EST_ATOL = 0.001       # estimates, thresholds, std. estimates (the promised agreement with lavaan)
 SE_ATOL = 0.001        # robust standard errors
@@ -47,19 +47,6 @@ class _nullcontext:
 
     def __exit__(self, *a):
         return False
-
-
-def _merged(result, case):
-    ours = result.estimates.copy()
-    lav = case.estimates
-    keys = ["lhs", "op", "rhs"]
-    ours_sw = ours[(ours.op == "~~")].rename(columns={"lhs": "rhs", "rhs": "lhs"})
-    both = lav.merge(ours, on=keys, suffixes=("_lav", ""), how="left")
-    missing = both["est"].isna() & (both["op"] == "~~")
-    if missing.any():
-        alt = lav[missing.values].merge(ours_sw, on=keys, suffixes=("_lav", ""), how="left")
-        both.loc[missing.values, alt.columns] = alt.values
-    return both
 
 
 def _bvn_owen(h, k, r):
@@ -96,7 +83,7 @@ def test_thresholds_and_polychorics_match_lavaan(name):
 def test_estimates_match_lavaan(fitted, name):
     case, res = fitted(name)
     assert res.converged
-    both = _merged(res, case)
+    both = merged_estimates(res, case)
     assert len(res.estimates) == len(case.estimates), "same parameter rows as lavaan"
     assert not both["est"].isna().any(), both.loc[both["est"].isna(), ["lhs", "op", "rhs"]]
     assert (both["op"] == "|").sum() == (case.estimates["op"] == "|").sum()

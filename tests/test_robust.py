@@ -10,7 +10,7 @@ import pytest
 from sem_cocreate.fit import fit_sem
 from sem_cocreate.robust import incremental_indices, rmsea_interval, rmsea_value
 
-from refcases import reference_case
+from refcases import merged_estimates, reference_case
 
 EST_ATOL = 0.001     # estimates and std. estimates (the promised agreement with lavaan)
 SE_ATOL = 0.001      # (robust) standard errors
@@ -41,20 +41,6 @@ def fitted():
             cache[name] = (case, fit_sem(case.model, case.data, estimator="MLR"))
         return cache[name]
     return get
-
-
-def merged_estimates(result, case) -> pd.DataFrame:
-    """lavaan's rows joined to ours on lhs/op/rhs (``~~`` rows may be written the other way round)."""
-    keys = ["lhs", "op", "rhs"]
-    ours = result.estimates
-    lav = case.estimates
-    both = lav.merge(ours, on=keys, suffixes=("_lav", ""), how="left")
-    miss = both["est"].isna()
-    if miss.any():
-        swapped = ours.rename(columns={"lhs": "rhs", "rhs": "lhs"})
-        alt = lav[miss.values].merge(swapped, on=keys, suffixes=("_lav", ""), how="left")
-        both.loc[miss.values, alt.columns] = alt.values
-    return both
 
 
 @pytest.mark.parametrize("name", MLR_CASES)
