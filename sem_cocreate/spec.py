@@ -422,6 +422,9 @@ def build_spec(
     if ngroups > 1 and group_equal:
         _apply_group_equal(pt, group_equal, group_partial, lv_names, ov_nox)
 
+    # explicit equality constraints between two labels (a == b) share one parameter, like equal labels
+    alias = _label_aliases(constraints, set(pt["label"]) - {""})
+
     # free parameter numbering, equality by label
     free = np.zeros(len(pt), dtype=int)
     label_index: dict[str, int] = {}
@@ -429,7 +432,7 @@ def build_spec(
     for i, row in pt.iterrows():
         if not row["free_flag"]:
             continue
-        lab = row["label"]
+        lab = alias.get(row["label"], row["label"])
         if lab and lab in label_index:
             free[i] = label_index[lab]
             continue
@@ -488,6 +491,27 @@ def build_spec(
 
 
 _ALLOWED_FUNCS = {"sqrt", "exp", "log", "abs", "pnorm", "min", "max"}
+
+
+def _label_aliases(constraints, labels: set[str]) -> dict[str, str]:
+    """Union of labels tied by ``a == b``; other constraint forms are refused with a clear message."""
+    parent: dict[str, str] = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for lhs, op, rhs in constraints:
+        a, b = lhs.strip(), rhs.strip()
+        if op != "==" or a not in labels or b not in labels:
+            raise ModelSyntaxError(
+                f"constraint '{lhs} {op} {rhs}': only equality of two parameter labels (a == b) is supported; "
+                "write equal parameters with one label (a*x1 + a*x2) and fixed values as 0.5*x")
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[rb] = ra
+    return {lab: find(lab) for lab in parent} | {lab: find(lab) for lab in list(parent.values())}
 
 _GROUP_EQUAL_OPS = {
     "loadings": ("=~", None),
