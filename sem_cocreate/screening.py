@@ -540,6 +540,12 @@ def run_screen(args) -> int:
     from .data import read_responses, validate_responses
     from .instrument import load_instrument
 
+    from datetime import datetime, timezone
+
+    from .instrument import default_instrument_path
+    from .results import build_manifest, write_json
+
+    started = datetime.now(timezone.utc)
     data_path = Path(args.data)
     inputs = [data_path] + [Path(p) for p in (args.instrument, args.mapping, args.config) if p]
     out = Path(args.out)
@@ -550,9 +556,17 @@ def run_screen(args) -> int:
     responses = read_responses(data_path, instrument=instrument, mapping=args.mapping)
     clean = validate_responses(responses, instrument)
     result = screen(clean, instrument, config=cfg)
-    write_screening(result, out, extra={"data": str(data_path), "source_format": responses.source_format,
-                                        "read_notes": list(responses.notes),
-                                        "column_map": dict(responses.column_map)})
+    written = write_screening(result, out, extra={"data": str(data_path), "source_format": responses.source_format,
+                                                  "read_notes": list(responses.notes),
+                                                  "column_map": dict(responses.column_map)})
+    man = build_manifest(
+        argv=getattr(args, "_argv", None), seed=None, started=started,
+        inputs={"data": data_path, "instrument": Path(args.instrument) if args.instrument else default_instrument_path(),
+                "mapping": Path(args.mapping) if args.mapping else None,
+                "config": Path(args.config) if args.config else None},
+        options={"set": list(getattr(args, "set", []) or [])},
+        files=[p.name for p in written] + ["manifest.json"])
+    write_json(out / "manifest.json", man)
     s = result.summary
     parts = [f"{r} {s['rules'][r]['removed']}" for r in RULES if s["rules"][r]["enabled"]]
     print(f"screened {s['n_raw']} responses ({responses.source_format}): excluded {s['n_excluded']} "

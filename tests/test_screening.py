@@ -4,6 +4,7 @@ simulation at the default settings (SIMULATED data, drawn in this file)."""
 from __future__ import annotations
 
 import importlib.util
+import hashlib
 import json
 from pathlib import Path
 
@@ -365,6 +366,9 @@ def test_cli_screen(tmp_path, capsys):
     assert data.read_bytes() == before
     js = json.loads((out / "screening.json").read_text(encoding="utf-8"))
     assert js["settings"]["mahalanobis"]["enabled"] is False and js["n_analysed"] == 79
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert man["inputs"]["data"]["sha256"] == hashlib.sha256(before).hexdigest()
+    assert man["options"]["set"] == ["mahalanobis.enabled=false"] and "numpy" in man["versions"]
     # an existing non-empty --out is refused; --overwrite allows it
     rc = main(["screen", "--data", str(data), "--out", str(out),
                "--instrument", str(ROOT / "questionnaires" / "cocreation.yaml")])
