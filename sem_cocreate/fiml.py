@@ -593,7 +593,7 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
         When a group has no usable rows.
     """
     from .estimate import SampleStats, start_values
-    from .fit import assemble_result
+    from .fit import _fixed_x_getter, assemble_result
     from .model import RAMModel
     from . import robust
 
@@ -745,17 +745,6 @@ def _mask(M, mask):
         M[mask, :] = 0.0
         M[:, mask] = 0.0
     return M
-
-
-def _fixed_x_getter(stats, ov_index):
-    """Fixed-x values (covariate variances, covariances, means) from the sample moments."""
-    def get(g, lhs, op, rhs):
-        if op == "~~":
-            return stats.cov[g][ov_index[lhs], ov_index[rhs]]
-        if op == "~1":
-            return stats.mean[g][ov_index[lhs]]
-        return np.nan
-    return get
 
 
 def _check_finite(result) -> None:

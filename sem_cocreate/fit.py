@@ -196,6 +196,7 @@ def _dispatch(spec, frames, *, estimator, missing, group, n_dropped, start, rais
 
 
 def _fixed_x_getter(stats, ov_index):
+    """Fixed-x values (covariate variances, covariances, means) from the sample moments."""
     def get(g, lhs, op, rhs):
         if op == "~~":
             return stats.cov[g][ov_index[lhs], ov_index[rhs]]
