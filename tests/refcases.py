@@ -80,3 +80,19 @@ def merged_estimates(result, case, keys=("lhs", "op", "rhs")) -> pd.DataFrame:
     swapped = swapped[swapped["lhs"] != swapped["rhs"]]
     ours = pd.concat([est, swapped], ignore_index=True).drop_duplicates(subset=list(keys), keep="first")
     return case.estimates.merge(ours, on=list(keys), suffixes=("_lav", ""), how="left")
+
+
+CHISQ_RTOL = 1e-4    # chi-square, logl, AIC, BIC: the contract's 0.01 %
+INDEX_ATOL = 0.001   # CFI, TLI, RMSEA (+ interval and p-close), SRMR, p-values
+
+
+def assert_fit_measures_match(fit, lav: dict) -> None:
+    """Every standard ML fit measure of ``fit`` (a Series) equals lavaan's within the contract."""
+    import pytest
+
+    for key in ("chisq", "logl", "aic", "bic", "unrestricted.logl", "baseline.chisq"):
+        assert fit[key] == pytest.approx(lav[key], rel=CHISQ_RTOL), key
+    for key in ("npar", "df", "ntotal", "baseline.df"):
+        assert fit[key] == lav[key], key
+    for key in ("cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "srmr", "pvalue"):
+        assert fit[key] == pytest.approx(lav[key], abs=INDEX_ATOL), key
