@@ -254,35 +254,6 @@ def _shape_errors(err: ValidationError) -> list[tuple[str, str]]:
 
 # --- consistency ----------------------------------------------------------------------------------
 
-def _find_cycle(edges: list[tuple[str, str]]) -> list[str] | None:
-    graph: dict[str, list[str]] = {}
-    for a, b in edges:
-        graph.setdefault(a, []).append(b)
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for start in list(graph):
-        if start not in state:
-            found = visit(start)
-            if found:
-                return found
-    return None
-
-
 def check_consistency(m: InstrumentModel) -> tuple[list[tuple[str, str]], list[str]]:
     """Semantic checks on a shape-valid instrument: (errors as (path, problem), warnings)."""
     errors: list[tuple[str, str]] = []
@@ -404,7 +375,9 @@ def check_consistency(m: InstrumentModel) -> tuple[list[tuple[str, str]], list[s
         if ok:
             seen_edge[(h.from_, h.to)] = h.id
             good_edges.append((h.from_, h.to))
-    cycle = _find_cycle(good_edges)
+    from .modelbuild import find_cycle
+
+    cycle = find_cycle(good_edges)
     if cycle:
         ids = [seen_edge[(a, b)] for a, b in zip(cycle, cycle[1:])]
         errors.append(("hypotheses", f"cycle {' -> '.join(cycle)} ({', '.join(ids)}); the structural model "

@@ -39,6 +39,36 @@ def path_label(from_: str, to: str) -> str:
 
 # --- the hypothesis graph -------------------------------------------------------------------------
 
+
+def find_cycle(edges) -> list[str] | None:
+    """A directed cycle among ``(from, to)`` edges as ``[a, b, ..., a]``, or None (depth-first search)."""
+    graph: dict[str, list[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, []).append(b)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in list(graph):
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
 class _Graph:
     """A small directed graph: nodes in a fixed order, edges in insertion order."""
 
@@ -67,29 +97,7 @@ class _Graph:
                                    f"must be recursive, drop or reverse one of these paths")
 
     def _cycle(self) -> list[str] | None:
-        state: dict[str, int] = {}
-        stack: list[str] = []
-
-        def visit(n: str) -> list[str] | None:
-            state[n] = 1
-            stack.append(n)
-            for m in self.succ[n]:
-                if state.get(m) == 1:
-                    return stack[stack.index(m):] + [m]
-                if m not in state:
-                    found = visit(m)
-                    if found:
-                        return found
-            stack.pop()
-            state[n] = 2
-            return None
-
-        for n in self.nodes:
-            if n not in state:
-                found = visit(n)
-                if found:
-                    return found
-        return None
+        return find_cycle([(a, b) for a in self.nodes for b in self.succ[a]])
 
     def antecedents(self) -> list[str]:
         return [n for n in self.nodes if self.succ[n] and not self.pred[n]]

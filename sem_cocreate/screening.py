@@ -49,7 +49,6 @@ file (:func:`load_screening_config`) or ``--set rule.key=value`` on the command 
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -479,20 +478,6 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
 # output and CLI
 # ----------------------------------------------------------------------------------------------
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
 def write_screening(screened: Screened, out_dir, *, extra: Mapping | None = None) -> list[Path]:
     """Write ``screening.json``, ``exclusions.csv`` and ``cleaned_data.csv`` into ``out_dir`` (created).
 
@@ -506,6 +491,7 @@ def write_screening(screened: Screened, out_dir, *, extra: Mapping | None = None
         The files written.
     """
     from .data import REVERSE_MARKER
+    from .results import write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -513,7 +499,7 @@ def write_screening(screened: Screened, out_dir, *, extra: Mapping | None = None
     if extra:
         summary.update(extra)
     paths = [out / "screening.json", out / "exclusions.csv", out / "cleaned_data.csv"]
-    paths[0].write_text(json.dumps(_jsonable(summary), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(paths[0], summary)
     screened.exclusions.to_csv(paths[1], index=False)
     clean = screened.data.copy()
     rec = screened.data.attrs.get("reverse_recoded") or ()
