@@ -70,8 +70,8 @@ def _cpu_seconds() -> float:
 
 def run_python(n_boot: int, jobs: int, seed: int):
     sys.path.insert(0, str(ROOT))
-    from sem_cocreate.bootstrap import bootstrap_draws, bootstrap_estimates
-    from sem_cocreate.fit import fit_sem
+    from sem_cocreate.inference.bootstrap import bootstrap_draws, bootstrap_estimates
+    from sem_cocreate.engine.fit import fit_sem
 
     from joblib.externals.loky import get_reusable_executor
 

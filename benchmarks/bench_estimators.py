@@ -86,7 +86,7 @@ def _case_options(name):
 def time_python(names, repeats):
     import numpy as np
 
-    from sem_cocreate.fit import fit_sem
+    from sem_cocreate.engine.fit import fit_sem
 
     out = {}
     for name in names:

@@ -48,7 +48,7 @@ cat(jsonlite::toJSON(list(times = times, chisq = fm[["chisq"]],
 
 
 def time_ours(case, repeat: int) -> dict:
-    from sem_cocreate.fit import fit_sem
+    from sem_cocreate.engine.fit import fit_sem
 
     data = case.data
     fit_sem(case.model, data)                          # warm-up: imports

@@ -3,11 +3,11 @@
 Both sides run ``--reps`` replications (default 200) of the full co-creation model at ``--n`` (default 300)
 on one core:
 
-- Python: :func:`sem_cocreate.power.simulate_power` with ``jobs=1`` (simulate, recode, fit, extract);
+- Python: :func:`sem_cocreate.inference.power.simulate_power` with ``jobs=1`` (simulate, recode, fit, extract);
   timed is the replication phase only (the n = 100,000 population fit is reported separately).
 - R: the ``simsem``-free equivalent, a loop of ``lavaan::sem()`` + ``parameterEstimates(standardized=TRUE)``
   on data simulated in R from the same population model: the latent covariance (``B``, ``Psi``) is taken
-  from :func:`sem_cocreate.simulate.latent_covariance` and passed to R with the loadings and thresholds,
+  from :func:`sem_cocreate.survey.simulate.latent_covariance` and passed to R with the loadings and thresholds,
   then R draws ``eta = (I - B)^-1 zeta``, items ``lambda * eta + sqrt(1 - lambda^2) e`` and cuts them into
   the 7 categories (already in the recoded direction, so no reverse keying).
 
@@ -74,8 +74,8 @@ cat(toJSON(list(seconds = unname(el[["elapsed"]]), cpu = unname(el[["user.self"]
 
 
 def _r_config(inst, pop, *, n, reps, seed, alpha) -> dict:
-    from sem_cocreate.modelbuild import build_model_syntax, path_label
-    from sem_cocreate.simulate import _loading, latent_covariance
+    from sem_cocreate.survey.modelbuild import build_model_syntax, path_label
+    from sem_cocreate.survey.simulate import _loading, latent_covariance
 
     names, B, Psi = latent_covariance(inst, pop, "solver")
     items = inst.item_ids()
@@ -111,9 +111,9 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-r", action="store_true")
     args = ap.parse_args(argv)
 
-    from sem_cocreate.instrument import load_instrument
-    from sem_cocreate.power import simulate_power
-    from sem_cocreate.simulate import load_population
+    from sem_cocreate.survey.instrument_file import load_instrument
+    from sem_cocreate.inference.power import simulate_power
+    from sem_cocreate.survey.simulate import load_population
 
     inst, pop = load_instrument(), load_population()
     t0, c0 = time.perf_counter(), time.process_time()

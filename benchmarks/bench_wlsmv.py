@@ -46,7 +46,7 @@ cat(jsonlite::toJSON(list(times = times, chisq = fm[["chisq"]], chisq_scaled = f
 
 
 def time_ours(case, repeat: int) -> dict:
-    from sem_cocreate.fit import fit_sem
+    from sem_cocreate.engine.fit import fit_sem
 
     data = case.data
     fit_sem(case.model, data, estimator="WLSMV")          # warm-up: imports

@@ -1,9 +1,58 @@
 """sem_cocreate: survey SEM for value co-creation in crowdsourcing innovation.
 
-Import is light on purpose: heavy libraries (semopy, statsmodels, pingouin) load only
-inside the functions that need them, so ``python -m sem_cocreate --help`` starts fast.
+The public API (names fixed in the project's contract) is imported lazily: ``import sem_cocreate``
+loads no numpy, pandas or scipy, so ``python -m sem_cocreate --help`` starts fast; the first use of a
+name imports its module.
+
+>>> import sem_cocreate as sc
+>>> sorted(n for n in sc.__all__ if not n.startswith("_"))[:4]
+['DataError', 'DataWarning', 'FitError', 'FitWarning']
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-__all__ = ["__version__"]
+from importlib import import_module
+
+from ._version import __version__
+
+# public name -> module that defines it (relative to this package)
+_API = {
+    "sem": "engine.api",
+    "cfa": "engine.api",
+    "fit_sem": "engine.fit",
+    "SEMResult": "engine.result",
+    "load_instrument": "survey.instrument_file",
+    "Instrument": "survey.instrument",
+    "read_responses": "survey.responses",
+    "validate_responses": "survey.responses",
+    "screen": "survey.screening",
+    "run_study": "study.run",
+    "StudyResult": "study.run",
+    "SemCocreateError": "exceptions",
+    "DataError": "exceptions",
+    "InputFileError": "exceptions",
+    "InstrumentError": "exceptions",
+    "ModelSyntaxError": "exceptions",
+    "OptionError": "exceptions",
+    "OutputError": "exceptions",
+    "FitError": "exceptions",
+    "SemCocreateWarning": "exceptions",
+    "FitWarning": "exceptions",
+    "DataWarning": "exceptions",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    try:
+        module = _API[name]
+    except KeyError:
+        raise AttributeError(f"module 'sem_cocreate' has no attribute {name!r}") from None
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_API))

@@ -157,7 +157,7 @@ def _add_questionnaire(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="python -m sem_cocreate",
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 # --- commands -------------------------------------------------------------------------------
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .pipeline import run_fit
+    from .study.run import run_fit
 
     return run_fit(args, argv=getattr(args, "_argv", None))
 
@@ -189,25 +189,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    from .screening import run_screen
+    from .survey.screening import run_screen
 
     return run_screen(args)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .simulate import run_simulate
+    from .survey.simulate import run_simulate
 
     return run_simulate(args)
 
 
 def cmd_power(args: argparse.Namespace) -> int:
-    from .power import run_power
+    from .inference.power import run_power
 
     return run_power(args)
 
 
 def cmd_questionnaire(args: argparse.Namespace) -> int:
-    from .questionnaire import run_questionnaire
+    from .survey.questionnaire import run_questionnaire
 
     return run_questionnaire(args)
 

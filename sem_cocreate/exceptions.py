@@ -41,9 +41,17 @@ class FitError(SemCocreateError, RuntimeError):
     exit_code = 3
 
 
-class FitWarning(UserWarning):
+class SemCocreateWarning(UserWarning):
+    """Base of the package's warnings: ``warnings.simplefilter("ignore", SemCocreateWarning)`` silences all.
+
+    A warning raised while a study runs is captured once for the whole study and becomes a note
+    (``notes.json``, the report) that says which model or analysis it concerns.
+    """
+
+
+class FitWarning(SemCocreateWarning):
     """Non-convergence, Heywood case, non-positive-definite matrix."""
 
 
-class DataWarning(UserWarning):
+class DataWarning(SemCocreateWarning):
     """Something in the data deserves attention but is not an error."""

@@ -12,13 +12,13 @@ import pytest
 from refcases import reference_case
 from scipy.stats import norm
 
-from sem_cocreate import bootstrap as bs
-from sem_cocreate._fastml import FastML, Moments
-from sem_cocreate.estimate import SampleStats, ml_value, ml_value_grad_info
+from sem_cocreate.inference import bootstrap as bs
+from sem_cocreate.engine.estimators._fastml import FastML, Moments
+from sem_cocreate.engine.estimate import SampleStats, ml_value, ml_value_grad_info
 from sem_cocreate.exceptions import FitWarning, OptionError
-from sem_cocreate.fit import fit_sem
-from sem_cocreate.model import RAMModel
-from sem_cocreate.standardize import standardize
+from sem_cocreate.engine.fit import fit_sem
+from sem_cocreate.engine.model import RAMModel
+from sem_cocreate.engine.standardize import standardize
 
 EXACT_ATOL = 1e-9          # same quantity, same formula, different arithmetic order
 REFIT_GRAD_ATOL = 1e-6     # engine gradient at our refitted solution (bootstrap.REFIT_GTOL)

@@ -162,12 +162,12 @@ def test_empirically_unidentified_model_exits_3(tmp_path, capsys):
 
 def test_non_convergence_exits_3(tmp_path, hs_model, capsys, monkeypatch):
     """The optimizer is made to stop after one step; the CLI must report it and exit 3."""
-    import sem_cocreate.estimate as est
+    import sem_cocreate.engine.estimate as est
 
     real = est._fisher_scoring
     monkeypatch.setattr(est, "_fisher_scoring",
                         lambda model, stats, start, *, maxit, gtol: real(model, stats, start, maxit=1, gtol=gtol))
-    import sem_cocreate._semopy as sp
+    import sem_cocreate.engine._semopy as sp
     monkeypatch.setattr(sp, "semopy_start", lambda *a, **k: None)
     code, _, err = run(["fit", "--data", HS, "--model", hs_model, "--out", tmp_path / "o"], capsys)
     assert code == 3

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sem_cocreate.cmv import harman_single_factor, single_factor_syntax, single_factor_test, ulmc_syntax, ulmc_test
+from sem_cocreate.measurement.cmv import harman_single_factor, single_factor_syntax, single_factor_test, ulmc_syntax, ulmc_test
 from sem_cocreate.exceptions import ModelSyntaxError, OptionError
 
 REF = Path(__file__).parent / "reference"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sem_cocreate.data import REVERSE_MARKER, read_mapping, read_responses, validate_responses
+from sem_cocreate.survey.responses import REVERSE_MARKER, read_mapping, read_responses, validate_responses
 from sem_cocreate.exceptions import DataError, InputFileError, OptionError
 
 FIX = Path(__file__).resolve().parent / "fixtures"
@@ -146,7 +146,7 @@ def test_wenjuanxing_number_and_text_agree(inst):
 
 
 def test_wenjuanxing_option_numbers_on_a_zero_based_scale():
-    from sem_cocreate.instrument import ScalePoint
+    from sem_cocreate.survey.instrument import ScalePoint
     import dataclasses
 
     base = mf.small_instrument()
@@ -280,7 +280,7 @@ def test_absent_item_column_in_a_frame(inst):
 
 
 def test_reverse_recoding_happens_once(tmp_path, inst):
-    from sem_cocreate.screening import screen, write_screening
+    from sem_cocreate.survey.screening import screen, write_screening
 
     clean = validate_responses(read_responses(FIX / "plain_utf8.csv", instrument=inst), inst)
     again = validate_responses(clean, inst)
@@ -321,7 +321,7 @@ def test_corrupt_xlsx(tmp_path):
 def test_cocreation_wenjuanxing_export(tmp_path):
     from openpyxl import Workbook
 
-    from sem_cocreate.instrument import load_instrument
+    from sem_cocreate.survey.instrument_file import load_instrument
 
     try:
         inst = load_instrument()

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from sem_cocreate.exceptions import DataError, OptionError
-from sem_cocreate.exploratory import bartlett_sphericity, efa, kmo, parallel_analysis
+from sem_cocreate.measurement.exploratory import bartlett_sphericity, efa, kmo, parallel_analysis
 
 REF = Path(__file__).parent / "reference"
 CASES = ["meas_bfi", "meas_med9"]

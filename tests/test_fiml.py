@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
-from sem_cocreate.fiml import (casewise_scores, em_saturated, h1_information, loglik, loglik_grad,
-                               pattern_data, vech_index)
-from sem_cocreate.fit import fit_sem
+from sem_cocreate.engine.estimators.patterns import (casewise_scores, em_saturated, h1_information, loglik,
+                                                  loglik_grad, pattern_data, vech_index)
+from sem_cocreate.engine.fit import fit_sem
 
 from refcases import merged_estimates, reference_case
 

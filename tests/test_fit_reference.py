@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sem_cocreate.fit import fit_sem
+from sem_cocreate.engine.fit import fit_sem
 
 from refcases import assert_fit_measures_match, merged_estimates, reference_case
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from sem_cocreate.exceptions import InputFileError, InstrumentError
-from sem_cocreate.instrument import (
+from sem_cocreate.survey.instrument import (
     Construct,
     Field,
     Hypothesis,
@@ -21,9 +21,8 @@ from sem_cocreate.instrument import (
     InstrumentWarning,
     Item,
     ScalePoint,
-    default_instrument_path,
-    load_instrument,
 )
+from sem_cocreate.survey.instrument_file import default_instrument_path, load_instrument
 
 REPO = Path(__file__).resolve().parents[1]
 REPO_YAML = REPO / "questionnaires" / "cocreation.yaml"

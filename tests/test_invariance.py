@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from sem_cocreate.exceptions import OptionError
-from sem_cocreate.fit import fit_sem
-from sem_cocreate.invariance import (
+from sem_cocreate.engine.fit import fit_sem
+from sem_cocreate.inference.invariance import (
     invariance_models,
     invariance_table,
     path_wald_tests,

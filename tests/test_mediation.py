@@ -11,9 +11,9 @@ import pytest
 from refcases import reference_case
 
 from sem_cocreate.exceptions import FitWarning, OptionError
-from sem_cocreate.fit import fit_sem
-from sem_cocreate.mediation import INDIRECT_COLUMNS, NO_DIRECT, indirect_table, infer_effects
-from sem_cocreate.modelbuild import indirect_paths
+from sem_cocreate.engine.fit import fit_sem
+from sem_cocreate.inference.mediation import INDIRECT_COLUMNS, NO_DIRECT, indirect_table, infer_effects
+from sem_cocreate.survey.modelbuild import indirect_paths
 
 EST_ATOL = 0.001    # estimates and delta-method SEs: the promised agreement with lavaan
 
@@ -124,7 +124,7 @@ def test_infer_effects_names():
 
 
 def test_bootstrap_indirect_table(med9):
-    from sem_cocreate.mediation import bootstrap_indirect
+    from sem_cocreate.inference.mediation import bootstrap_indirect
 
     _case, res = med9
     tab = bootstrap_indirect(res, n_boot=40, seed=3, ci="bc", jobs=1, progress=False)

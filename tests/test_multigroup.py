@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from sem_cocreate.exceptions import DataError, ModelSyntaxError
-from sem_cocreate.fit import fit_sem
-from sem_cocreate.spec import build_spec
+from sem_cocreate.engine.fit import fit_sem
+from sem_cocreate.engine.spec import build_spec
 
 from refcases import assert_fit_measures_match, merged_estimates, reference_case
 

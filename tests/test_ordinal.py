@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from sem_cocreate.exceptions import DataError, OptionError
-from sem_cocreate.fit import fit_sem
-from sem_cocreate.ordinal import recommend_ordinal
-from sem_cocreate._polychoric import adjust_empty_cells, bvn_cdf, ordinal_stats
+from sem_cocreate.engine.fit import fit_sem
+from sem_cocreate.engine.estimators.ordinal import recommend_ordinal
+from sem_cocreate.engine.estimators._polychoric import adjust_empty_cells, bvn_cdf, ordinal_stats
 
 from refcases import merged_estimates, reference_case
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from sem_cocreate.exceptions import OptionError
-from sem_cocreate.parallel import parallel_map, resolve_jobs
+from sem_cocreate.inference.parallel import parallel_map, resolve_jobs
 
 
 def _square_and_pid(x):

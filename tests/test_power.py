@@ -1,4 +1,4 @@
-"""Monte Carlo power (sem_cocreate.power): reproducibility, type I error, power growing with n, the CLI.
+"""Monte Carlo power (sem_cocreate.inference.power): reproducibility, type I error, power growing with n, the CLI.
 
 Everything here runs on small SIMULATED population models written into the test's tmp folder (an
 instrument trimmed from questionnaires/cocreation.yaml plus a population YAML), so the whole file takes
@@ -26,9 +26,9 @@ from scipy.stats import binom
 
 from sem_cocreate.cli import main
 from sem_cocreate.exceptions import OptionError
-from sem_cocreate.instrument import load_instrument
-from sem_cocreate.power import POWER_COLUMNS, SUMMARY_COLUMNS, child_seeds, min_n_for_power, simulate_power
-from sem_cocreate.simulate import load_population
+from sem_cocreate.survey.instrument_file import load_instrument
+from sem_cocreate.inference.power import POWER_COLUMNS, SUMMARY_COLUMNS, child_seeds, min_n_for_power, simulate_power
+from sem_cocreate.survey.simulate import load_population
 
 REPO = Path(__file__).resolve().parents[1]
 THRESHOLDS = [-2.1, -1.5, -0.85, -0.2, 0.5, 1.3]
@@ -139,10 +139,10 @@ def test_zero_path_rejects_at_about_alpha(tmp_path):
 
 def test_quick_replication_fit_equals_fit_sem(three):
     """The replications' quick fit (gradient 1e-6, start at the large-sample solution) = fit_sem."""
-    from sem_cocreate.fit import fit_sem
-    from sem_cocreate.modelbuild import build_model_syntax
-    from sem_cocreate.power import _Replication
-    from sem_cocreate.spec import build_spec
+    from sem_cocreate.engine.fit import fit_sem
+    from sem_cocreate.survey.modelbuild import build_model_syntax
+    from sem_cocreate.inference.power import _Replication
+    from sem_cocreate.engine.spec import build_spec
 
     inst, pop, _path = three
     spec = build_spec(build_model_syntax(inst), data_columns=inst.item_ids())

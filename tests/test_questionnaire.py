@@ -11,8 +11,8 @@ import pytest
 
 from sem_cocreate.cli import main
 from sem_cocreate.exceptions import OptionError
-from sem_cocreate.instrument import load_instrument
-from sem_cocreate.questionnaire import CODEBOOK_COLUMNS, export_instrument, validate_instrument_file
+from sem_cocreate.survey.instrument_file import load_instrument
+from sem_cocreate.survey.questionnaire import CODEBOOK_COLUMNS, export_instrument, validate_instrument_file
 
 REPO = Path(__file__).resolve().parents[1]
 REPO_YAML = REPO / "questionnaires" / "cocreation.yaml"

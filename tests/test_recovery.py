@@ -9,7 +9,7 @@ Set-up: 3000 SIMULATED solvers (``roles=False``, no missing answers, no careless
 constructs, 37 items, 14 paths, 54 specific indirect effects), fitted by ML with :func:`fit_sem`. The
 ``std.all`` of every ``~`` row is compared with the population path, and of every ``ind_*`` ``:=`` row
 with the product of the population paths along it (computed here from the effect's name, independently
-of :mod:`sem_cocreate.power`).
+of :mod:`sem_cocreate.inference.power`).
 
 Why these tolerances are a real check: at n = 3000 the standard errors of the paths are 0.020-0.027
 (the most collinear ones, into KS from PS, TR and RI with PS-TR correlated 0.45, are 0.023-0.024), so
@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sem_cocreate.fit import fit_sem
-from sem_cocreate.instrument import load_instrument
-from sem_cocreate.modelbuild import build_model_syntax
-from sem_cocreate.simulate import load_population, simulate_responses
+from sem_cocreate.engine.fit import fit_sem
+from sem_cocreate.survey.instrument_file import load_instrument
+from sem_cocreate.survey.modelbuild import build_model_syntax
+from sem_cocreate.survey.simulate import load_population, simulate_responses
 
 SEED = 2026
 N = 3000
@@ -94,8 +94,8 @@ def test_every_specific_indirect_effect_recovered(recovery):
 
 
 def test_power_module_uses_the_same_population_values(recovery):
-    from sem_cocreate.modelbuild import indirect_paths
-    from sem_cocreate.power import _parameters, population_values
+    from sem_cocreate.survey.modelbuild import indirect_paths
+    from sem_cocreate.inference.power import _parameters, population_values
 
     inst, pop, _result, paths, _seeker = recovery
     values = population_values(inst, pop, _parameters(inst, indirect_paths(inst)))

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sem_cocreate import reliability
+from sem_cocreate.measurement import reliability
 from sem_cocreate.exceptions import DataError, OptionError
-from sem_cocreate.reliability import (item_stats, latent_cov, mardia, measurement_flags, observed_cov,
+from sem_cocreate.measurement.reliability import (item_stats, latent_cov, mardia, measurement_flags, observed_cov,
                                       reliability_table)
 
 REF = Path(__file__).parent / "reference"

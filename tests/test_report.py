@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sem_cocreate import tables as T
+from sem_cocreate.report import tables as T
 from sem_cocreate.cli import main
 from sem_cocreate.exceptions import InputFileError, OptionError
 from sem_cocreate.report import render_report

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sem_cocreate.fit import fit_sem
-from sem_cocreate.robust import incremental_indices, rmsea_interval, rmsea_value
+from sem_cocreate.engine.fit import fit_sem
+from sem_cocreate.engine.estimators.robust import incremental_indices, rmsea_interval, rmsea_value
 
 from refcases import merged_estimates, reference_case
 

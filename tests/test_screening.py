@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sem_cocreate.data import validate_responses
+from sem_cocreate.survey.responses import validate_responses
 from sem_cocreate.exceptions import DataError, InputFileError, OptionError, OutputError
-from sem_cocreate.instrument import Construct, Field, Instrument, Item, ScalePoint
-from sem_cocreate.screening import (DEFAULT_CONFIG, RULES, apply_overrides, load_screening_config, resolve_config,
+from sem_cocreate.survey.instrument import Construct, Field, Instrument, Item, ScalePoint
+from sem_cocreate.survey.screening import (DEFAULT_CONFIG, RULES, apply_overrides, load_screening_config, resolve_config,
                                     screen, write_screening)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -332,7 +332,7 @@ def test_write_screening(tmp_path):
 
 
 def _cocreation_csv(path: Path, n: int = 80) -> None:
-    from sem_cocreate.instrument import load_instrument
+    from sem_cocreate.survey.instrument_file import load_instrument
 
     inst = load_instrument(ROOT / "questionnaires" / "cocreation.yaml")
     rng = np.random.default_rng(3)
@@ -384,7 +384,7 @@ def test_cli_screen(tmp_path, capsys):
 
 
 def test_output_error_class():
-    from sem_cocreate.screening import _check_out_dir
+    from sem_cocreate.survey.screening import _check_out_dir
 
     with pytest.raises(OutputError, match="is a file; give a folder"):
         _check_out_dir(Path(__file__), False, [])
@@ -434,8 +434,8 @@ def test_screen_never_crashes(case):
 
 def test_realistic_wenjuanxing_export_of_the_default_instrument(tmp_path):
     """The committed SIMULATED 问卷星 export (text mode, Chinese headers) through read → validate → screen."""
-    from sem_cocreate.data import read_responses
-    from sem_cocreate.instrument import load_instrument
+    from sem_cocreate.survey.responses import read_responses
+    from sem_cocreate.survey.instrument_file import load_instrument
 
     inst = load_instrument(ROOT / "questionnaires" / "cocreation.yaml")
     path = FIX / "wjx_cocreation_simulated.xlsx"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from refcases import reference_case
-from sem_cocreate._semopy import semopy_estimates, semopy_start, semopy_syntax
-from sem_cocreate.fit import fit_sem
+from sem_cocreate.engine._semopy import semopy_estimates, semopy_start, semopy_syntax
+from sem_cocreate.engine.fit import fit_sem
 
 SEMOPY_ATOL = 0.005   # semopy's SLSQP default stops ~1e-3 short of the optimum (semopy-notes.md)
 

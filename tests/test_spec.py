@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from refcases import reference_case
 from sem_cocreate.exceptions import ModelSyntaxError
-from sem_cocreate.fit import fit_sem
-from sem_cocreate.spec import build_spec, parse_syntax
+from sem_cocreate.engine.fit import fit_sem
+from sem_cocreate.engine.spec import build_spec, parse_syntax
 
 
 def rows(spec, op):

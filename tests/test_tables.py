@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sem_cocreate import tables as T
+from sem_cocreate.report import tables as T
 
 M = T.MINUS
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from sem_cocreate.exceptions import OptionError
-from sem_cocreate.reliability import factor_items
-from sem_cocreate.validity import fornell_larcker, htmt, htmt_bootstrap
+from sem_cocreate.measurement.reliability import factor_items
+from sem_cocreate.measurement.validity import fornell_larcker, htmt, htmt_bootstrap
 
 REF = Path(__file__).parent / "reference"
 CASES = ["meas_bfi", "meas_med9"]

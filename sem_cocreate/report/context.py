@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import tables as T
+from . import tables as T
 from .folder import ResultsFolder, find_instrument
 from .i18n import label
 

@@ -156,7 +156,7 @@ def find_instrument(folder: ResultsFolder):
     if not rel:
         return None, ""
     want = ((folder.manifest.get("inputs") or {}).get("instrument") or {}).get("sha256")
-    from ..instrument import default_instrument_path, load_instrument
+    from ..survey.instrument_file import default_instrument_path, load_instrument
 
     candidates = [Path(rel), folder.path / rel]
     try:
