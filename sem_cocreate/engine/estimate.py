@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .linalg import NotPositiveDefinite, chol_inv_logdet as _chol_inv_logdet, logdet as _logdet  # noqa: F401
+
 
 @dataclass
 class SampleStats:
@@ -42,18 +44,6 @@ def sample_stats(frames, ov_names) -> SampleStats:
     return SampleStats(ns, covs, means)
 
 
-class NotPositiveDefinite(Exception):
-    pass
-
-
-def _chol_inv_logdet(sigma):
-    try:
-        L = np.linalg.cholesky(sigma)
-    except np.linalg.LinAlgError:
-        raise NotPositiveDefinite from None
-    logdet = 2.0 * np.log(np.diag(L)).sum()
-    inv = np.linalg.inv(sigma)
-    return inv, logdet
 
 
 def ml_value(model, theta, stats: SampleStats) -> float:
@@ -73,11 +63,6 @@ def ml_value(model, theta, stats: SampleStats) -> float:
     except NotPositiveDefinite:
         return np.inf
     return float(total)
-
-
-def _logdet(S):
-    sign, val = np.linalg.slogdet(S)
-    return val if sign > 0 else np.nan
 
 
 def ml_value_grad_info(model, theta, stats: SampleStats, *, want_info: bool = True):

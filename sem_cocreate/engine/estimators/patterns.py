@@ -45,8 +45,7 @@ from ...exceptions import DataError, FitError, OptionError
 LOG2PI = math.log(2.0 * math.pi)
 
 
-class NotPositiveDefinite(Exception):
-    """A pattern's implied covariance submatrix is not positive definite."""
+from ..linalg import NotPositiveDefinite  # noqa: E402,F401  (one class for every estimator)
 
 
 # ----------------------------------------------------------------------------- patterns
