@@ -140,8 +140,11 @@ def _fisher_scoring(model, stats, start, *, maxit: int, gtol: float) -> OptimRes
         if gmax < gtol:
             return OptimResult(theta, f, True, it, message, gmax)
         H = 2.0 * info
+        gscaled = _scaled_gradient(g, H)
         try:
-            step = np.linalg.solve(H + 1e-12 * np.eye(len(g)) * max(1.0, np.trace(H) / len(g)), g)
+            # ridge of 1e-12 on the unit-diagonal scaled H: the same for data in any units
+            d = np.sqrt(np.clip(np.diag(H), 1e-300, None))
+            step = np.linalg.solve(H / np.outer(d, d) + 1e-12 * np.eye(len(g)), g / d) / d
         except np.linalg.LinAlgError:
             step = np.linalg.lstsq(H, g, rcond=None)[0]
         if not np.all(np.isfinite(step)) or step @ g <= 0:
@@ -150,7 +153,10 @@ def _fisher_scoring(model, stats, start, *, maxit: int, gtol: float) -> OptimRes
         # no step can reduce further is convergence (equality-constrained multi-group models).
         # The Newton decrement g'H^-1 g bounds the remaining decrease of F; below 1e-12 (relative)
         # the parameters are within about 1e-6 of the optimum.
-        if g @ step < 1e-12 * max(1.0, abs(f)) and gmax < 1e-5:
+        # Both tests are free of the variables' units (nlminb's rel.tol in lavaan is relative too): the
+        # decrement relative to F, and the gradient scaled by sqrt(diag H), so data in thousandths or a
+        # heavily misfitting model (large F) are judged as the same data in units.
+        if g @ step < 1e-12 * max(1.0, abs(f)) and gscaled < 1e-5:
             return OptimResult(theta, f, True, it, message, gmax)
         t = 1.0
         accepted = False
@@ -163,16 +169,24 @@ def _fisher_scoring(model, stats, start, *, maxit: int, gtol: float) -> OptimRes
             t *= 0.5
         if not accepted:
             # stuck: either converged to the precision of F, or a bad region
-            if abs(last_f - f) < 1e-13 or gmax < 1e-6:
-                return OptimResult(theta, f, gmax < 1e-5, it, "line search stalled", gmax)
+            if abs(last_f - f) < 1e-13 * max(1.0, abs(f)) or gscaled < 1e-6:
+                return OptimResult(theta, f, gscaled < 1e-5, it, "line search stalled", gmax)
             theta = _bfgs(model, stats, theta)
             last_f = f
             continue
         theta = cand
         last_f = f
-    f, g, _ = ml_value_grad_info(model, theta, stats, want_info=False)
+    f, g, info = ml_value_grad_info(model, theta, stats)
     gmax = float(np.max(np.abs(g))) if g.size else 0.0
-    return OptimResult(theta, f, gmax < 1e-6, it, "iteration limit reached", gmax)
+    return OptimResult(theta, f, _scaled_gradient(g, 2.0 * info) < 1e-6, it, "iteration limit reached", gmax)
+
+
+def _scaled_gradient(g, H) -> float:
+    """max_k |g_k| / sqrt(H_kk): the gradient in units of each parameter's own curvature (scale free)."""
+    if not g.size:
+        return 0.0
+    d = np.sqrt(np.clip(np.diag(H), 1e-300, None))
+    return float(np.max(np.abs(g) / d))
 
 
 def _bfgs(model, stats, theta):

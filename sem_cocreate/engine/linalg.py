@@ -10,19 +10,39 @@ class NotPositiveDefinite(Exception):
     """A model-implied (or pattern) covariance matrix is not positive definite."""
 
 
+def smallest_scaled_eigenvalue(M) -> float:
+    """Smallest eigenvalue of ``D^-1/2 M D^-1/2`` (``D`` = diag M): a singularity measure that does not
+    depend on the units of the variables (a model for data in thousandths has information entries
+    1e8 apart; its unscaled eigenvalues say nothing about identification). 0 when a diagonal entry is
+    not positive."""
+    d = np.diag(M)
+    if M.shape[0] == 0:
+        return 1.0
+    if np.any(~np.isfinite(d)) or np.any(d <= 0):
+        return 0.0
+    s = 1.0 / np.sqrt(d)
+    return float(np.linalg.eigvalsh(0.5 * (M + M.T) * np.outer(s, s)).min())
+
+
+SINGULAR_TOL = 1e-10
+
+
+def is_singular(M) -> bool:
+    """True when the symmetric information matrix ``M`` is (near) singular, in a scale-free sense."""
+    return smallest_scaled_eigenvalue(M) < SINGULAR_TOL
+
+
 def safe_inverse(M):
     """Inverse of a symmetric information matrix, or None when it is (near) singular.
 
-    Singular means an eigenvalue below ``1e-10`` times the largest absolute one (lavaan's
-    ``lav_matrix_symmetric_inverse`` check for a non-invertible information matrix).
+    Singular means the smallest eigenvalue of the diagonally scaled matrix is below ``1e-10``
+    (:func:`is_singular`), so rescaling a variable does not change the verdict.
     """
     if M is None:
         return None
     if M.shape[0] == 0:
         return np.zeros((0, 0))
-    eig = np.linalg.eigvalsh(0.5 * (M + M.T))
-    scale = max(abs(eig).max(), 1e-300)
-    if eig.min() < 1e-10 * scale:
+    if is_singular(M):
         return None
     return np.linalg.inv(M)
 

@@ -12,6 +12,7 @@
 #   fi_mimic_{ml,mlr}         MIMIC model with three fixed-x covariates (sex, ageyr, agemo) on HolzingerSwineford1939
 #   fi_growth_cov_ml          linear growth model with two fixed-x covariates on lavaan's Demo.growth
 #   fi_misfit_ml              a heavily misfitting model (one factor for psych::bfi's 25 items)
+#   fi_misfit_small_ml        heavy misfit in small units (HS x1..x9 divided by 30, data/hs_div30.csv)
 #
 # Every random draw uses a fixed seed with the RNG kinds set explicitly.
 
@@ -130,3 +131,14 @@ for (v in c("A1", "C4", "C5", "E1", "E2", "O2", "O5")) bfi[[v]] <- 7 - bfi[[v]]
 ONE <- paste("g =~", paste(c(paste0("A", 1:5), paste0("C", 1:5), paste0("E", 1:5), paste0("N", 1:5), paste0("O", 1:5)), collapse = " + "))
 run_case("fi_misfit_ml", ONE, bfi, "../data/bfi.csv", "cfa", notes = "one factor for 25 items: heavy misfit",
          data_prep = "dat <- read.csv(\"tests/reference/data/bfi.csv\"); for (v in c(\"A1\",\"C4\",\"C5\",\"E1\",\"E2\",\"O2\",\"O5\")) dat[[v]] <- 7 - dat[[v]]")
+
+# heavy misfit in small units: HolzingerSwineford1939's x1..x9 divided by 30, one factor (chi-square 312 on
+# 27 df); lavaan 0.6.14 itself stops converging from about x/50 on (tests/test_fitindices.py also fits x/1000,
+# where the chi-square must equal the unit-scale one: ML is scale invariant)
+hs_k <- hs
+for (v in paste0("x", 1:9)) hs_k[[v]] <- hs_k[[v]] / 30
+write_csv_file(hs_k, file.path(DATA, "hs_div30.csv"))
+hs_k <- read.csv(file.path(DATA, "hs_div30.csv"))
+run_case("fi_misfit_small_ml", paste("g =~", paste(paste0("x", 1:9), collapse = " + ")), hs_k,
+         "../data/hs_div30.csv", "cfa", notes = "one factor for HS x1..x9 divided by 30: heavy misfit, small units",
+         data_prep = "HolzingerSwineford1939 with x1..x9 divided by 30, written as data/hs_div30.csv")
