@@ -295,7 +295,7 @@ def test_config_dict_yaml_and_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("config, message", [
-    ({"speedy": {}}, "unknown screening rule 'speedy'; rules are missingness, speeders"),
+    ({"speedy": {}}, "unknown screening rule 'speedy'; rules are preview, consent, missingness, speeders"),
     ({"irv": {"sd": 1}}, r"unknown setting irv.sd; irv has enabled, min_sd, min_items"),
     ({"irv": {"min_sd": "low"}}, "screening setting irv.min_sd must be a number, got 'low'"),
     ({"mahalanobis": {"alpha": 5}}, "mahalanobis.alpha is a share between 0 and 1"),
@@ -348,6 +348,9 @@ def _cocreation_csv(path: Path, n: int = 80) -> None:
         df[f.id] = f.correct
     df.loc[0, "duration"] = 40
     df["id"] = np.arange(1, n + 1)
+    for f in inst.fields:                       # every declared field present (by kind, not by id)
+        if f.kind in ("consent", "role", "categorical") and f.id not in df.columns:
+            df[f.id] = f.options[0].code
     df.to_csv(path, index=False)
 
 
@@ -362,7 +365,7 @@ def test_cli_screen(tmp_path, capsys):
                "--set", "mahalanobis.enabled=false", "--out", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "screened 80 responses (csv): excluded 1 (missingness 0, speeders 1," in printed
+    assert "screened 80 responses (csv): excluded 1 (consent 0, missingness 0, speeders 1," in printed
     assert data.read_bytes() == before
     js = json.loads((out / "screening.json").read_text(encoding="utf-8"))
     assert js["settings"]["mahalanobis"]["enabled"] is False and js["n_analysed"] == 79
@@ -422,7 +425,11 @@ def frames(draw):
 @given(frames())
 def test_screen_never_crashes(case):
     inst, df = case
-    res = screen(df, inst)
+    try:
+        res = screen(df, inst)
+    except DataError as err:                 # the only refusal: one rule would remove every respondent
+        assert "would exclude all" in str(err) and "--set" in str(err)
+        return
     n = len(df)
     assert len(res.data) + len(res.exclusions) == n
     assert res.summary["n_analysed"] == len(res.data)
