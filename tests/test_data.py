@@ -346,7 +346,14 @@ def test_cocreation_wenjuanxing_export(tmp_path):
                   + [labels[v - 1] for v in codes[i]] + [labels[f.correct - 1] for f in attn])
     p = tmp_path / "export.xlsx"
     wb.save(p)
-    r = read_responses(p, instrument=inst)
+    # the export lacks the consent and role questions: named in an error, or accepted with a warning
+    with pytest.raises(DataError, match=r"consent field \w+ .*matches no data column.*missing_fields='warn'"):
+        read_responses(p, instrument=inst)
+    from sem_cocreate.exceptions import DataWarning
+
+    with pytest.warns(DataWarning, match="consent field .* not in the data"):
+        r = read_responses(p, instrument=inst, missing_fields="warn")
+    assert any(n.startswith("WARNING:") and "did not run" in n for n in r.notes)
     assert set(inst.item_ids()) <= set(r.data.columns)
     clean = validate_responses(r, inst)
     expect = codes.astype(float)

@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataError, InputFileError, OptionError
+from ..exceptions import DataError, DataWarning, InputFileError, OptionError
 from .instrument import Instrument
 
 __all__ = ["Responses", "read_responses", "read_mapping", "validate_responses", "MISSING_TOKENS",
@@ -98,6 +98,7 @@ class _Raw:
     value_labels: dict[str, dict] = field(default_factory=dict)
     header_rows: int = 1
     wjx: bool = False
+    role_columns: dict[str, dict[str, str]] = field(default_factory=dict)   # item -> {role: column}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class _Raw:
 # ----------------------------------------------------------------------------------------------
 
 def read_responses(path, *, instrument: Instrument | None = None, mapping=None,
-                   sheet: str | int | None = None) -> Responses:
+                   sheet: str | int | None = None, missing_fields: str = "error") -> Responses:
     """Read a survey export (csv, xlsx, xls, sav, dta, Qualtrics, Wenjuanxing) into :class:`Responses`.
 
     Parameters
@@ -120,6 +121,10 @@ def read_responses(path, *, instrument: Instrument | None = None, mapping=None,
         precedence over automatic matching.
     sheet : str or int, optional
         Excel sheet (default: the first).
+    missing_fields : {"error", "warn"}, default "error"
+        What to do when a declared field of an essential kind (attention, consent, duration, role)
+        matches no column: raise a :class:`DataError` naming it, or (``"warn"``) go on with a
+        :class:`DataWarning` and a note, so that the report says the rule behind it did not run.
 
     Returns
     -------
@@ -136,8 +141,15 @@ def read_responses(path, *, instrument: Instrument | None = None, mapping=None,
     -----
     Items are matched, in order, by the explicit mapping; by id (case-insensitive, then ignoring
     ``_``/``-``/spaces); by ``Item.source_labels`` (column name, Qualtrics ImportId, question text or SPSS
-    variable label); by the item's Chinese or English wording contained in the header.
+    variable label); by the item's Chinese or English wording contained in the header, or by a header
+    that is the start of the wording (SPSS cuts variable labels at 255 bytes); then by approximate
+    wording (normalised text, similarity >= 0.85, for edited headers). The notes say which item or field
+    was matched how. In a role-split export (one block of columns per role, the other block skipped),
+    an item's role-specific wording is matched to its own block and each respondent's answer is taken
+    from the block of their role.
     """
+    if missing_fields not in ("error", "warn"):
+        raise OptionError(f"missing_fields must be 'error' or 'warn', got {missing_fields!r}")
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"data file {str(p)!r} does not exist; check the path")
@@ -164,7 +176,9 @@ def read_responses(path, *, instrument: Instrument | None = None, mapping=None,
     column_map: dict[str, str] = {}
     frame = raw.frame
     if instrument is not None or explicit:
-        frame, column_map = _map_columns(raw, instrument, explicit)
+        frame, column_map = _map_columns(raw, instrument, explicit, missing_fields=missing_fields)
+        if instrument is not None and raw.role_columns:
+            frame = _combine_roles(frame, instrument, raw, column_map)
         if instrument is not None:
             frame = _codes_from_text(frame, instrument, raw, column_map)
     frame = frame.copy()
@@ -382,7 +396,8 @@ def _standard_fields(raw: _Raw) -> None:
     f = raw.frame
     for col, k in raw.keys.items():
         low = [x.lower() for x in k]
-        if (col == "所用时间" or "duration" in low or col.lower().startswith("duration (in seconds)")
+        letters = re.sub(r"[^a-z]", "", col.lower())
+        if (col == "所用时间" or "duration" in low or letters in ("durationinseconds", "duration")
                 or col.strip().lower() in _DURATION_NAMES):
             k.append("@duration")
             if col == "所用时间" or _is_text(f[col]):
@@ -393,6 +408,12 @@ def _standard_fields(raw: _Raw) -> None:
                                  (f" ({bad} unreadable cell(s) set missing)" if bad else ""))
         if col == "序号" or "_recordid" in low or col.lower() in ("responseid", "response id"):
             k.append("@id")
+        if letters == "status":                     # Qualtrics: 0 IP address, 1 Survey Preview, ...
+            k.append("@status")
+        if letters in ("finished",):
+            k.append("@finished")
+        if letters == "distributionchannel":        # Qualtrics: anonymous, email, preview, test, ...
+            k.append("@channel")
 
 
 def _read_spss(p: Path) -> _Raw:
@@ -504,7 +525,7 @@ def _norm_id(s: str) -> str:
     return re.sub(r"[\s_\-.]+", "", s).lower()
 
 
-_PUNCT = re.compile(r"[\s\u3000.,;:!?'\"“”‘’。，；：！？、()（）\[\]【】《》<>…—–\-_/\\|*]+")
+_PUNCT = re.compile(r"[\s\u3000.,;:!?'\"“”‘’。，；：！？、()（）\[\]【】《》<>…—–\-_/\\|*\ufffd]+")
 
 
 def _norm_text(s: str) -> str:
@@ -523,6 +544,8 @@ def _header_texts(keys: list[str]) -> list[str]:
             for part in (m.group("stem"), m.group("sub")):
                 if part:
                     out.extend(re.split(r"[—–]+|-{2,}| - ", part))
+        elif re.search(r"[—–]+|-{2,}| - ", k):          # Qualtrics / SPSS labels: "stem - item wording"
+            out.extend(re.split(r"[—–]+|-{2,}| - ", k))
     return [t for t in (_norm_text(x) for x in out) if t]
 
 
@@ -542,10 +565,43 @@ def _text_match(wording: list[str], header: list[str]) -> int:
                 best = max(best, len(w))
             elif len(h) >= 6 and h in w and len(h) >= 0.5 * len(w):
                 best = max(best, len(h))
+            elif len(h) >= 12 and w.startswith(h):     # a label cut short (SPSS: 255 bytes)
+                best = max(best, len(h))
     return best
 
 
-def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, str]):
+def _similarity(wording: list[str], header: list[str]) -> float:
+    """Best difflib ratio between any wording and any header text (normalised; 0..1)."""
+    best = 0.0
+    for w in wording:
+        for h in header:
+            if abs(len(w) - len(h)) > 0.3 * max(len(w), len(h)):
+                continue
+            best = max(best, difflib.SequenceMatcher(None, w, h, autojunk=False).ratio())
+    return best
+
+
+def _role_wordings(obj) -> dict[str | None, list[str]]:
+    """Wording per role for an item with role-specific text ({role: texts}); {None: texts} otherwise."""
+    rt = getattr(obj, "role_text", ())
+    if not rt:
+        return {None: _wording(obj)}
+    out: dict[str | None, list[str]] = {}
+    specific = {r for r, _, _ in rt}
+    for role in getattr(obj, "roles", ()) or ():
+        if role in specific:
+            out[role] = [t for t in (_norm_text(x) for r, en, zh in rt if r == role for x in (zh, en) if x)
+                         if len(t) >= 4]
+        else:
+            out[role] = [t for t in (_norm_text(x) for x in (obj.text_zh, obj.text_en) if x) if len(t) >= 4]
+    return out
+
+
+_ESSENTIAL_KINDS = ("attention", "consent", "duration", "role")
+
+
+def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, str], *,
+                 missing_fields: str = "error"):
     frame = raw.frame
     cols = list(frame.columns)
     targets: list[tuple[str, object]] = []
@@ -554,6 +610,7 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
     target_ids = {t for t, _ in targets}
     assigned: dict[str, str] = {}      # target id -> column
     used: set[str] = set()
+    how_of: dict[str, str] = {}
 
     def take(tid: str, col: str, how: str) -> None:
         if tid in assigned:
@@ -562,6 +619,7 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
             return
         assigned[tid] = col
         used.add(col)
+        how_of[tid] = how
 
     # 1. explicit mapping
     for col, tid in explicit.items():
@@ -617,8 +675,9 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
         hits = [c for c in cols if c not in used and f"@{kind}" in raw.keys[c]]
         if hits:
             take(tid, hits[0], "meta")
-    # 5. wording contained in the header (longest wording wins per column)
-    best_for_col: dict[str, tuple[int, str]] = {}
+    # 5. wording contained in the header (longest wording wins per column); role-specific wording per role
+    best_for_col: dict[str, tuple[int, str, str | None]] = {}
+    role_words = {tid: _role_wordings(obj) for tid, obj in targets}
     for c in cols:
         if c in used:
             continue
@@ -626,36 +685,148 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
         for tid, obj in targets:
             if tid in assigned:
                 continue
-            score = _text_match(_wording(obj), htexts)
-            if score and score > best_for_col.get(c, (0, ""))[0]:
-                best_for_col[c] = (score, tid)
-    by_target: dict[str, list[str]] = {}
-    for c, (_, tid) in best_for_col.items():
-        by_target.setdefault(tid, []).append(c)
+            for role, words in role_words[tid].items():
+                score = _text_match(words, htexts)
+                if score and score > best_for_col.get(c, (0, "", None))[0]:
+                    best_for_col[c] = (score, tid, role)
+    by_target: dict[str, list[tuple[str, str | None]]] = {}
+    for c, (_, tid, role) in best_for_col.items():
+        by_target.setdefault(tid, []).append((c, role))
+    role_columns: dict[str, dict[str, str]] = {}
+    generic_multi: dict[str, list[str]] = {}
     for tid, hits in by_target.items():
-        if len(hits) > 1:
-            raise DataError(f"item {tid} matches columns {', '.join(map(repr, hits[:3]))} by its wording; "
-                            "give --mapping to choose one")
-        take(tid, hits[0], "text")
-    # unmatched items are errors; unmatched fields are notes
+        roles = [r for _, r in hits]
+        if len(hits) > 1 and None not in roles and len(set(roles)) == len(roles):
+            role_columns[tid] = {r: c for c, r in hits}            # a role-split export
+            take(tid, hits[0][0], "role-specific wording")
+            used.update(c for c, _ in hits)
+        elif len(hits) > 1:
+            generic_multi[tid] = [c for c, _ in hits]
+        else:
+            take(tid, hits[0][0], "wording")
+    if generic_multi:
+        # items worded alike for both roles in a role-split export: each hit belongs to the role block
+        # (the span of columns of that role's role-specific items) that contains it
+        pos = {c: i for i, c in enumerate(cols)}
+        spans: dict[str, tuple[int, int]] = {}
+        for rc in role_columns.values():
+            for r, c in rc.items():
+                lo_, hi_ = spans.get(r, (pos[c], pos[c]))
+                spans[r] = (min(lo_, pos[c]), max(hi_, pos[c]))
+        for tid, hits in generic_multi.items():
+            owner = {}
+            for c in hits:
+                inside = [r for r, (lo_, hi_) in spans.items() if lo_ <= pos[c] <= hi_]
+                if len(inside) == 1:
+                    owner[inside[0]] = c
+            if spans and len(owner) == len(hits):
+                role_columns[tid] = owner
+                take(tid, hits[0], "wording, role block")
+                used.update(hits)
+            else:
+                raise DataError(f"item {tid} matches columns {', '.join(map(repr, hits[:3]))} by its wording; "
+                                "give --mapping to choose one (for an export with one block per role, give the "
+                                "item role_text so that each block can be told apart)")
+    # 6. approximate wording (a header edited after launch: a typo fixed, a word changed)
+    free = [c for c in cols if c not in used and not any(k.startswith("@") for k in raw.keys[c])
+            and c not in _WJX_META]
+    approx: list[tuple[float, str, str]] = []
+    for tid, obj in targets:
+        if tid in assigned or not _wording(obj):
+            continue
+        scored = sorted(((_similarity(_wording(obj), _header_texts(raw.keys[c])), c) for c in free),
+                        reverse=True)
+        if scored and scored[0][0] >= 0.85 and (len(scored) == 1 or scored[1][0] < scored[0][0] - 0.05):
+            approx.append((scored[0][0], tid, scored[0][1]))
+    for score, tid, c in sorted(approx, reverse=True):
+        if c not in used and tid not in assigned:
+            take(tid, c, f"approximate wording (similarity {score:.2f})")
+    # unmatched items are errors; unmatched essential fields too, unless missing_fields="warn"
     items = instrument.item_ids()
     missing = [t for t in items if t not in assigned]
     if missing:
-        free = [c for c in cols if c not in used] or cols
-        close = difflib.get_close_matches(missing[0], free, n=3, cutoff=0)
+        free = [c for c in cols if c not in used and not any(k.startswith("@") for k in raw.keys[c])
+                and c not in _WJX_META] or cols
+        obj = next(o for t, o in targets if t == missing[0])
+        words = _wording(obj)
+        ranked = sorted(free, key=lambda c: -max(
+            _similarity(words, _header_texts(raw.keys[c])) if words else 0.0,
+            difflib.SequenceMatcher(None, missing[0].lower(), c.lower()).ratio()))
+        close = ranked[:3]
         more = f" (and {len(missing) - 1} more item(s): {', '.join(missing[1:6])})" if len(missing) > 1 else ""
         raise DataError(f"item {missing[0]} of instrument {instrument.id!r} matches no data column{more}; "
                         f"closest columns: {', '.join(map(repr, close))}; rename the column or give --mapping "
                         "(column,item_id)")
-    absent = [f.id for f in instrument.fields if f.id not in assigned]
+    absent = [f for f in instrument.fields if f.id not in assigned]
+    essential = [f for f in absent if f.kind in _ESSENTIAL_KINDS]
+    if essential:
+        f = essential[0]
+        what = f"{f.kind} field {f.id}" + (f" ({(f.text_en or f.text_zh)[:60]!r})" if (f.text_en or f.text_zh) else "")
+        others = f" (and {', '.join(g.id for g in essential[1:])})" if len(essential) > 1 else ""
+        if missing_fields == "error":
+            raise DataError(f"{what}{others} of instrument {instrument.id!r} matches no data column, so its "
+                            "screening rule could not run; rename the column, give --mapping (column,field_id), "
+                            "or accept it with missing_fields='warn'")
+        import warnings as _w
+
+        msg = (f"{', '.join(g.kind + ' field ' + g.id for g in essential)} not in the data: the screening "
+               "rule(s) behind them did not run")
+        _w.warn(msg, DataWarning, stacklevel=3)
+        raw.notes.append("WARNING: " + msg)
     if absent:
-        raw.notes.append(f"field(s) not in the data: {', '.join(absent)}")
+        raw.notes.append(f"field(s) not in the data: {', '.join(f.id for f in absent)}")
     raw.notes.append(f"mapped {len(items)} item(s) and {len(instrument.fields) - len(absent)} field(s) "
                      "to data columns")
+    counts: dict[str, int] = {}
+    for tid, how in how_of.items():
+        counts[how.split(" (")[0]] = counts.get(how.split(" (")[0], 0) + 1
+    raw.notes.append("matched by " + ", ".join(f"{h} {n}" for h, n in counts.items()))
+    for tid, how in how_of.items():
+        if how.startswith(("approximate", "wording", "role")) or (how == "label" and tid not in items):
+            if tid in role_columns:
+                raw.notes.append(f"{tid}: read per role from " + ", ".join(
+                    f"{r} column {c!r}" for r, c in role_columns[tid].items()) + f" (matched by {how})")
+            elif not how.startswith("wording") or tid not in items:
+                raw.notes.append(f"{tid} <- column {assigned[tid]!r} by {how}")
+    raw.role_columns = role_columns
     renamed = _rename(frame, assigned, raw)
     order = [t for t, _ in targets if t in assigned]
     rest = [c for c in renamed.columns if c not in order]
     return renamed[order + rest], dict(assigned)
+
+
+def _combine_roles(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
+                   column_map: dict[str, str]) -> pd.DataFrame:
+    """Role-split export: each respondent's answer to an item comes from the block of their role."""
+    rf = instrument.field_of_kind("role")
+    if rf is None or rf.id not in frame.columns:
+        raise DataError("the export has one block of columns per role (items "
+                        f"{', '.join(sorted(raw.role_columns)[:3])} ...) but no role column to choose the block; "
+                        "map the role field (--mapping column,role)")
+    role_name = frame[rf.id].map(lambda v: rf.name_for(rf.code_for(v)) if rf.code_for(v) is not None else None)
+    out = frame.copy()
+    n_other = 0
+    tokens = {t.lower() for t in MISSING_TOKENS}
+    for tid, by_role in raw.role_columns.items():
+        here = {r: (tid if c == column_map.get(tid) else c) for r, c in by_role.items()}
+        vals = pd.Series(np.nan, index=out.index, dtype=object)
+        for r, c in here.items():
+            mine = (role_name == r).to_numpy()
+            vals[mine] = frame.loc[mine, c].astype(object)
+            other = ~mine & role_name.notna().to_numpy()
+            answered = frame.loc[other, c].map(lambda v: not _is_missing_cell(v, tokens))
+            n_other += int(answered.sum())
+        out[tid] = vals
+        out = out.drop(columns=[c for r, c in here.items() if c != tid])
+        column_map[tid] = " | ".join(f"{r}: {c}" for r, c in by_role.items())
+    n_norole = int(role_name.isna().sum())
+    raw.notes.append(f"role-split export: {len(raw.role_columns)} item(s) read from the block of each "
+                     f"respondent's role ({', '.join(sorted({r for d in raw.role_columns.values() for r in d}))})")
+    if n_other:
+        raw.notes.append(f"{n_other} answer(s) in the other role's block ignored")
+    if n_norole:
+        raw.notes.append(f"{n_norole} respondent(s) without a readable role: their role-split items are missing")
+    return out
 
 
 def _rename(frame: pd.DataFrame, assigned: dict[str, str], raw: _Raw) -> pd.DataFrame:
