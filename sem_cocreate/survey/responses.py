@@ -919,6 +919,19 @@ def _is_missing_cell(v, tokens: set[str]) -> bool:
     return isinstance(v, str) and v.strip().lower() in tokens
 
 
+_DATE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
+                   r"([ T]\d{1,2}:\d{2}(:\d{2})?)?\s*$|^\s*\d{1,2}[-月]\d{1,2}日?\s*$")
+
+
+def _looks_like_date(v) -> bool:
+    """A cell that Excel made into a date (``1900-01-02 00:00:00``, ``2026/1/2``, ``1月2日``, a datetime)."""
+    import datetime as _dt
+
+    if isinstance(v, (_dt.date, _dt.datetime, pd.Timestamp)):
+        return True
+    return isinstance(v, str) and bool(_DATE.match(v))
+
+
 def _where(row, responses_header: int | None) -> str:
     if responses_header is None:
         return f"row {row}"
@@ -1017,8 +1030,10 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
                             f"{lo:g}..{hi:g}; correct the data, or add the code to the instrument's "
                             "missing_codes if it means no answer")
         out[it] = x
-    # fields
+    # fields: cells are checked like item cells; an essential field (attention, consent, role) with a cell
+    # that is no option is an error naming row and column, a non-essential one a counted note
     unreadable: dict[str, int] = {}
+    field_notes: list[str] = []
     for f in instrument.fields:
         if f.id not in out.columns:
             continue
@@ -1029,8 +1044,14 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
             conv = col.map(lambda v: np.nan if _is_missing_cell(v, tokens) else v)
             x = pd.to_numeric(conv, errors="coerce").astype(float)
             x = x.mask(x.isin(numbers))
-            if (x.isna() & conv.notna()).any():
-                unreadable[f.id] = int((x.isna() & conv.notna()).sum())
+            bad_cells = x.isna() & conv.notna()
+            if bad_cells.any():
+                unreadable[f.id] = int(bad_cells.sum())
+                first = bad_cells.idxmax()
+                n_dates = int(conv[bad_cells].map(_looks_like_date).sum())
+                dates = f", {n_dates} of them dates (Excel turns numbers such as 2 into dates)" if n_dates else ""
+                field_notes.append(f"field {f.id}: {int(bad_cells.sum())} cell(s) that are not numbers set missing"
+                                   f"{dates}; first {_where(first, header)}: {_cell_text(conv[first])!r}")
             lo_f, hi_f = getattr(f, "minimum", None), getattr(f, "maximum", None)
             bad = x.notna() & (((x < lo_f) if lo_f is not None else False) | ((x > hi_f) if hi_f is not None else False))
             if np.any(bad):
@@ -1056,6 +1077,27 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
                 return np.nan if (num in numbers and num not in valid) else num
             conv_col = col.map(conv)
             numeric = pd.to_numeric(conv_col, errors="coerce")
+            text_cells = numeric.isna() & conv_col.notna()
+            if f.options and f.kind not in ("attention",):
+                valid_opts = {float(p.code) for p in f.options}
+                text_cells |= numeric.notna() & ~numeric.isin(valid_opts)
+            if text_cells.any() and f.kind in ("attention", "consent", "role"):
+                row = text_cells.idxmax()
+                cell = _cell_text(col[row]).strip()
+                hint = (" — it looks like a date: Excel turned a number into a date; format the column as "
+                        "numbers and export again" if _looks_like_date(cell) else "")
+                more = f" (and {int(text_cells.sum()) - 1} more cell(s))" if text_cells.sum() > 1 else ""
+                codes_ = ", ".join(f"{p.code:g}" if isinstance(p.code, float) else str(p.code) for p in f.options)
+                raise DataError(f"{f.kind} field {f.id}: {_where(row, header)} holds {cell!r}{more} where one of "
+                                f"the option codes {codes_} or their labels is expected{hint}; correct the cell "
+                                "(or declare it in the instrument's missing_codes)")
+            if text_cells.any():
+                row = text_cells.idxmax()
+                field_notes.append(f"field {f.id}: {int(text_cells.sum())} cell(s) that are no option set missing; "
+                                   f"first {_where(row, header)}: {_cell_text(col[row]).strip()!r}")
+                unreadable[f.id] = int(text_cells.sum())
+                numeric = numeric.mask(text_cells)
+                conv_col = conv_col.mask(text_cells)
             out[f.id] = numeric.astype(float) if (numeric.notna() | conv_col.isna()).all() else conv_col
     # duplicate respondent ids
     idf = instrument.field_of_kind("id")
@@ -1070,8 +1112,8 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
             first = int(first) if isinstance(first, (int, np.integer)) else first
             rows = [str(r) for r in ids.index[dup & (ids == first)]]
             raise DataError(f"respondent id {first!r} occurs in rows {', '.join(rows)} "
-                            f"({int(dup.sum())} row(s) share an id); remove the repeats or pass "
-                            "allow_duplicate_ids=True")
+                            f"({int(dup.sum())} row(s) share an id); remove the repeated submissions from the "
+                            "export (from Python, validate_responses(..., allow_duplicate_ids=True) keeps them)")
     # reverse-keyed items: exactly once
     rev = instrument.reverse_items()
     if done_before:
@@ -1086,7 +1128,12 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
     out.attrs["reverse_recoded"] = recoded
     out.attrs["validated"] = True
     out.attrs["scale"] = (lo, hi)
+    if field_notes:
+        import warnings as _w
+
+        for note in field_notes:
+            _w.warn(note, DataWarning, stacklevel=2)
     out.attrs["validation"] = {"missing_codes_set_missing": int(n_missing_codes),
-                               "unreadable_field_cells": unreadable,
+                               "unreadable_field_cells": unreadable, "notes": field_notes,
                                "reverse_recoded": list(recoded), "n": int(len(out))}
     return out
