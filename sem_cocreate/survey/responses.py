@@ -703,23 +703,25 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
         elif len(hits) > 1:
             generic_multi[tid] = [c for c, _ in hits]
         else:
-            take(tid, hits[0][0], "wording")
+            c0 = hits[0][0]
+            ht = _header_texts(raw.keys[c0])
+            cut = not any(w in h for w in _wording(next(o for t, o in targets if t == tid)) for h in ht)
+            take(tid, c0, "start of the wording (label cut short)" if cut else "wording")
     if generic_multi:
         # items worded alike for both roles in a role-split export: each hit belongs to the role block
         # (the span of columns of that role's role-specific items) that contains it
+        # (the role of the nearest role-specific column before it, else the first one after it)
         pos = {c: i for i, c in enumerate(cols)}
-        spans: dict[str, tuple[int, int]] = {}
-        for rc in role_columns.values():
-            for r, c in rc.items():
-                lo_, hi_ = spans.get(r, (pos[c], pos[c]))
-                spans[r] = (min(lo_, pos[c]), max(hi_, pos[c]))
+        marks = sorted((pos[c], r) for rc in role_columns.values() for r, c in rc.items())
         for tid, hits in generic_multi.items():
             owner = {}
             for c in hits:
-                inside = [r for r, (lo_, hi_) in spans.items() if lo_ <= pos[c] <= hi_]
-                if len(inside) == 1:
-                    owner[inside[0]] = c
-            if spans and len(owner) == len(hits):
+                before = [r for q, r in marks if q < pos[c]]
+                after_ = [r for q, r in marks if q > pos[c]]
+                r = before[-1] if before else (after_[0] if after_ else None)
+                if r is not None and r not in owner:
+                    owner[r] = c
+            if marks and len(owner) == len(hits):
                 role_columns[tid] = owner
                 take(tid, hits[0], "wording, role block")
                 used.update(hits)
