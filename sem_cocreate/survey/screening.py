@@ -108,7 +108,7 @@ class Screened:
     exclusions : pandas.DataFrame
         One row per excluded respondent: ``row``, ``id``, ``reasons`` (rule names joined by ``;``), one
         boolean column per rule, then the indices behind them (``missing_share``, ``duration``,
-        ``attention_failed``, ``longstring``, ``zigzag``, ``irv_sd``, ``mahalanobis_d2``, ``mahalanobis_p``).
+        ``attention_failed``, ``consent_answer``, ``longstring``, ``zigzag``, ``irv_sd``, ``mahalanobis_d2``, ``mahalanobis_p``).
     summary : dict
         ``n_raw``, ``n_analysed``, ``n_excluded``, ``rules`` (per rule: enabled, flagged, removed,
         threshold, note, applied), ``flow`` (list of ``{"step", "removed", "n"}``), ``settings``,
@@ -444,7 +444,7 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
             if cfg["consent"]["missing_is_decline"]:
                 declined |= np.isnan(v)
             flags["consent"] = declined
-            detail["consent"] = v
+            detail["consent_answer"] = v
             info["consent"].update(column=cf.id, agree_code=agree)
 
     # missingness
@@ -611,7 +611,7 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
         removed |= flags[r]
         info[r]["flagged"] = int(flags[r].sum())
         info[r]["removed"] = int(new.sum())
-        if cfg[r]["enabled"]:
+        if info[r]["applied"]:                     # a rule that could not run is no step of the flow
             flow.append({"step": r, "removed": int(new.sum()), "n": int(n - removed.sum())})
     flow.append({"step": "analysed", "removed": 0, "n": int(n - removed.sum())})
 
@@ -621,7 +621,7 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
     ex["reasons"] = [";".join(r for r in RULES if flags[r][i]) for i in np.flatnonzero(removed)]
     for r in RULES:
         ex[r] = flags[r][removed]
-    for name in ("consent", "missing_share", "duration", "attention_failed", "longstring", "zigzag", "irv_sd",
+    for name in ("consent_answer", "missing_share", "duration", "attention_failed", "longstring", "zigzag", "irv_sd",
                  "mahalanobis_d2", "mahalanobis_p"):
         if name in detail:
             ex[name] = np.asarray(detail[name])[removed]
