@@ -483,3 +483,35 @@ def test_closest_columns_for_a_chinese_item_are_not_metadata(tmp_path):
     with pytest.raises(DataError, match=r"item w1_1 .*matches no data column; closest columns: '3\(") as err:
         read_responses(p, instrument=inst)
     assert "序号" not in str(err.value) and "所用时间" not in str(err.value)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CELL = st.one_of(st.sampled_from(["", "(跳过)", "1900-01-02 00:00:00", "同意参与", "不同意", "接包方", "abc", "2",
+                                   "1", "99", "-2"]),
+                  st.integers(-3, 9).map(str), st.text(max_size=6))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(consent=st.lists(_CELL, min_size=5, max_size=5), role=st.lists(_CELL, min_size=5, max_size=5),
+       exp=st.lists(_CELL, min_size=5, max_size=5))
+def test_field_cells_give_values_or_one_data_error(consent, role, exp):
+    """Whatever lands in a field cell: clean codes, NaN, a counted note, or a DataError naming the field."""
+    import warnings
+
+    inst = mf.wide_instrument()
+    x, dur, _ = mf.wide_answers(5, 1)
+    df = pd.DataFrame(x.astype(float), columns=mf.WIDE_IDS)
+    df["consent"], df["role"], df["experience"] = consent, role, exp
+    df["duration"], df["attn1"], df["attn2"], df["id"] = dur, 5.0, 2.0, range(5)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v = validate_responses(df, inst)
+    except DataError as err:
+        assert str(err).split(":")[0] in ("consent field consent", "role field role", "field experience")
+        return
+    for c in ("consent", "role"):
+        assert v[c].dropna().isin([1.0, 2.0]).all()
+    assert pd.api.types.is_float_dtype(v["experience"])

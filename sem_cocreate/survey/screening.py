@@ -709,7 +709,8 @@ def run_screen(args) -> int:
     instrument = load_instrument(args.instrument)       # None: the packaged default instrument
     cfg = load_screening_config(args.config) if args.config else None
     cfg = apply_overrides(cfg, list(getattr(args, "set", []) or []))
-    responses = read_responses(data_path, instrument=instrument, mapping=args.mapping)
+    responses = read_responses(data_path, instrument=instrument, mapping=args.mapping,
+                               missing_fields=getattr(args, "missing_fields", None) or "error")
     clean = validate_responses(responses, instrument)
     result = screen(clean, instrument, config=cfg)
     written = write_screening(result, out, extra={"data": str(data_path), "source_format": responses.source_format,
