@@ -585,3 +585,20 @@ def warnings_as_errors():
             return self.c.__exit__(*a)
 
     return _Ctx()
+
+
+def test_study_hands_one_analysis_sample_to_every_table(tmp_path):
+    """α and ω/CR/AVE, item statistics and the models all describe the same respondents (listwise)."""
+    from sem_cocreate.study.notes import NoteLog
+    from sem_cocreate.study.options import StudyOptions
+    from sem_cocreate.study.step_inputs import read_inputs
+
+    log = NoteLog()
+    inputs = read_inputs(StudyOptions().resolved(), log)
+    s = inputs.analysis_sample
+    assert s["n"] == len(inputs.data) == inputs.data[inputs.instrument.item_ids()].dropna().shape[0]
+    assert s["n_screened"] == inputs.screened.summary["n_analysed"] and s["n_incomplete"] == s["n_screened"] - s["n"]
+    assert any(f"analysis sample: n = {s['n']}" in n.message for n in log.entries)
+    # the n is the model's n: a listwise fit on these data drops nothing more
+    fiml = read_inputs(StudyOptions(missing="fiml").resolved(), NoteLog())
+    assert fiml.analysis_sample["n"] == s["n_screened"] and fiml.analysis_sample["missing"] == "fiml"
