@@ -602,3 +602,15 @@ def test_study_hands_one_analysis_sample_to_every_table(tmp_path):
     # the n is the model's n: a listwise fit on these data drops nothing more
     fiml = read_inputs(StudyOptions(missing="fiml").resolved(), NoteLog())
     assert fiml.analysis_sample["n"] == s["n_screened"] and fiml.analysis_sample["missing"] == "fiml"
+
+
+def test_a_declared_field_called_status_is_not_taken_for_qualtrics_preview():
+    inst, v = small_frame()
+    inst = Instrument(id=inst.id, title_en="", title_zh="", scale=inst.scale, constructs=inst.constructs,
+                      fields=inst.fields + (Field(id="Status", kind="categorical",
+                                                  options=(ScalePoint(1, "employed", "在职"),
+                                                           ScalePoint(2, "student", "学生"))),))
+    v = v.copy()
+    v["Status"] = 1.0
+    res = screen(v, inst)
+    assert res.summary["rules"]["preview"]["applied"] is False and not res.exclusions["preview"].any()

@@ -305,7 +305,8 @@ def _preview_mask(data: pd.DataFrame, instrument: Instrument) -> tuple[np.ndarra
     n = len(data)
     hit = np.zeros(n, dtype=bool)
     used: list[str] = []
-    lower = {str(c).strip().lower(): c for c in data.columns}
+    declared = {fl.id for fl in instrument.fields if fl.kind != "status"} | set(instrument.item_ids())
+    lower = {str(c).strip().lower(): c for c in data.columns if c not in declared}   # e.g. a "status" question
     f = instrument.field_of_kind("status")
     status_col = f.id if f is not None and f.id in data.columns else lower.get("status")
     if status_col is not None:
