@@ -964,7 +964,10 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
     ------
     DataError
         No rows; an item column is absent; text in a numeric item (names column and row); a value outside
-        the scale (names column, row and value); duplicate respondent ids.
+        the scale (names column, row and value); duplicate respondent ids; a cell of an attention,
+        consent or role field that is no option code or label (names field, row and cell, and says when
+        it looks like a date Excel made of a number). Such cells in other fields are set missing, counted
+        in ``attrs["validation"]["notes"]`` and issued as a :class:`DataWarning`.
     """
     header = responses.header_rows if isinstance(responses, Responses) else None
     df = responses.data if isinstance(responses, Responses) else responses
