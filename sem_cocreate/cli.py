@@ -56,6 +56,8 @@ def _add_fit(sub) -> None:
                    help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
     p.add_argument("--mapping", metavar="FILE", default=None,
                    help="optional YAML/CSV mapping of data columns to item ids")
+    p.add_argument("--missing-fields", default="error", choices=["error", "warn"],
+                   help="a declared attention/consent/duration/role field absent from the data: error (default) or warn")
     p.add_argument("--estimator", default="ml", type=str.lower, choices=["ml", "mlr", "wlsmv"],
                    help="estimator (default ml)")
     p.add_argument("--missing", default=None, type=str.lower, choices=["listwise", "fiml"],
@@ -101,6 +103,8 @@ def _add_screen(sub) -> None:
     p.add_argument("--instrument", metavar="FILE", default=None,
                    help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
     p.add_argument("--mapping", metavar="FILE", default=None, help="column-to-item mapping file")
+    p.add_argument("--missing-fields", default="error", choices=["error", "warn"],
+                   help="a declared attention/consent/duration/role field absent from the data: error (default) or warn")
     p.add_argument("--config", metavar="FILE", default=None, help="YAML with screening rule settings")
     p.add_argument("--set", action="append", default=[], metavar="RULE.KEY=VALUE",
                    help="override a screening setting, e.g. speeders.fraction_of_median=0.4 or mahalanobis.enabled=false")
@@ -179,7 +183,7 @@ def fit_options(args: argparse.Namespace):
 
     return StudyOptions(
         data=args.data, model=args.model, instrument=args.instrument, mapping=args.mapping,
-        estimator=args.estimator, missing=args.missing, group=args.group, invariance=args.invariance,
+        missing_fields=args.missing_fields, estimator=args.estimator, missing=args.missing, group=args.group, invariance=args.invariance,
         free=tuple(args.free), bootstrap=args.bootstrap, ci=args.ci, seed=args.seed, jobs=args.jobs,
         scheduler=args.scheduler, screening=args.screening, no_screening=args.no_screening, out=args.out,
         overwrite=args.overwrite, formats=tuple(args.format), langs=tuple(args.lang),

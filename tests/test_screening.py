@@ -614,3 +614,23 @@ def test_a_declared_field_called_status_is_not_taken_for_qualtrics_preview():
     v["Status"] = 1.0
     res = screen(v, inst)
     assert res.summary["rules"]["preview"]["applied"] is False and not res.exclusions["preview"].any()
+
+
+def test_cli_names_an_absent_consent_field_or_warns_with_the_option(tmp_path, capsys):
+    from sem_cocreate.cli import main
+
+    data = tmp_path / "survey.csv"
+    _cocreation_csv(data)
+    from sem_cocreate.survey.instrument_file import load_instrument
+
+    inst = load_instrument(ROOT / "questionnaires" / "cocreation.yaml")
+    consent = inst.field_of_kind("consent").id
+    pd.read_csv(data).drop(columns=[consent]).to_csv(data, index=False)
+    rc = main(["screen", "--data", str(data), "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"consent field {consent}" in err and "--missing-fields warn" in err
+    assert len(err.strip().splitlines()) == 1
+    rc = main(["screen", "--data", str(data), "--missing-fields", "warn", "--out", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "consent 0" not in out
+    assert f"  warning: consent field {consent} not in the data" in out and capsys.readouterr().err == ""

@@ -34,6 +34,7 @@ class StudyOptions:
     model: Path | None = None
     instrument: Path | None = None
     mapping: Path | None = None
+    missing_fields: str = "error"         # a declared essential field absent from the data: "error" or "warn"
     estimator: str = "ml"
     missing: str | None = None
     group: str | None = None

@@ -64,7 +64,8 @@ def read_inputs(options: StudyOptions, log: NoteLog) -> Inputs:
     if not data_path.is_file():
         raise InputFileError(f"--data {data_path}: file not found; give the survey export (csv, xlsx, sav, dta)")
     with log.capture("data import"):
-        responses = read_responses(data_path, instrument=instrument, mapping=options.mapping)
+        responses = read_responses(data_path, instrument=instrument, mapping=options.mapping,
+                                   missing_fields=options.missing_fields)
     log.extend("data import", responses.notes)
     screened = None
     if instrument is None:

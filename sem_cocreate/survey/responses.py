@@ -768,7 +768,7 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
         if missing_fields == "error":
             raise DataError(f"{what}{others} of instrument {instrument.id!r} matches no data column, so its "
                             "screening rule could not run; rename the column, give --mapping (column,field_id), "
-                            "or accept it with missing_fields='warn'")
+                            "or accept it with --missing-fields warn (missing_fields='warn')")
         import warnings as _w
 
         msg = (f"{', '.join(g.kind + ' field ' + g.id for g in essential)} not in the data: the screening "

@@ -710,10 +710,15 @@ def run_screen(args) -> int:
     instrument = load_instrument(args.instrument)       # None: the packaged default instrument
     cfg = load_screening_config(args.config) if args.config else None
     cfg = apply_overrides(cfg, list(getattr(args, "set", []) or []))
-    responses = read_responses(data_path, instrument=instrument, mapping=args.mapping,
-                               missing_fields=getattr(args, "missing_fields", None) or "error")
-    clean = validate_responses(responses, instrument)
-    result = screen(clean, instrument, config=cfg)
+    with warnings.catch_warnings(record=True) as caught:      # our warnings become printed lines
+        warnings.simplefilter("always", DataWarning)
+        responses = read_responses(data_path, instrument=instrument, mapping=args.mapping,
+                                   missing_fields=getattr(args, "missing_fields", None) or "error")
+        clean = validate_responses(responses, instrument)
+        result = screen(clean, instrument, config=cfg)
+    for w in caught:
+        if not issubclass(w.category, DataWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     written = write_screening(result, out, extra={"data": str(data_path), "source_format": responses.source_format,
                                                   "read_notes": list(responses.notes),
                                                   "column_map": dict(responses.column_map)})
@@ -732,7 +737,10 @@ def run_screen(args) -> int:
     for r in RULES:
         if s["rules"][r].get("note"):
             print(f"  note: {r}: {s['rules'][r]['note']}")
-    for w in s.get("warnings", []):
-        print(f"  warning: {w}")
+    said = set()
+    for w in [str(c.message) for c in caught if issubclass(c.category, DataWarning)] + s.get("warnings", []):
+        if w not in said:
+            said.add(w)
+            print(f"  warning: {w}")
     print(f"wrote {out}")
     return 0
