@@ -38,6 +38,7 @@ def fit_sem(
     meanstructure: bool | None = None,
     start: np.ndarray | None = None,
     raise_on_failure: bool = False,
+    information: str = "expected",
 ) -> SEMResult:
     """Fit a lavaan-syntax model by maximum likelihood (or MLR / FIML / WLSMV).
 
@@ -55,6 +56,9 @@ def fit_sem(
         lavaan's ``group.equal`` / ``group.partial``.
     raise_on_failure : bool
         Raise :class:`FitError` instead of returning ``converged=False``.
+    information : {"expected", "observed"}
+        Standard errors from the expected or the observed information (lavaan's
+        ``information =``; observed: the Hessian of the ML discrepancy, complete-data ML only).
 
     Returns
     -------
@@ -73,6 +77,11 @@ def fit_sem(
         raise OptionError(f"missing={missing!r} is not supported; use listwise or fiml")
     if missing == "ml":
         missing = "fiml"
+    information = (information or "expected").lower()
+    if information not in ("expected", "observed"):
+        raise OptionError(f"information={information!r} is not supported; use expected or observed")
+    if information == "observed" and (estimator != "ML" or missing != "listwise"):
+        raise OptionError("--information observed works with --estimator ml and listwise data only")
     if missing == "fiml" and estimator == "WLSMV":
         raise OptionError("--missing fiml works with ml and mlr only; WLSMV uses pairwise information")
     if not isinstance(data, pd.DataFrame) or len(data) == 0:
@@ -92,10 +101,15 @@ def fit_sem(
 
     with threadpool_limits(limits=1, user_api="blas"):
         return _dispatch(spec, frames, estimator=estimator, missing=missing, group=group,
-                         n_dropped=n_dropped, start=start, raise_on_failure=raise_on_failure)
+                         n_dropped=n_dropped, start=start, raise_on_failure=raise_on_failure,
+                         information=information)
 
 
-def _dispatch(spec, frames, *, estimator, missing, group, n_dropped, start, raise_on_failure):
+def _dispatch(spec, frames, *, estimator, missing, group, n_dropped, start, raise_on_failure,
+              information="expected"):
+    if spec.general_constraints and (estimator == "WLSMV" or missing == "fiml"):
+        raise OptionError("constraints other than 'a == b' (==, <, > with arithmetic) work with "
+                          "--estimator ml or mlr and listwise data only")
     if estimator == "WLSMV":
         from .estimators.ordinal import fit_wlsmv
 
@@ -105,10 +119,11 @@ def _dispatch(spec, frames, *, estimator, missing, group, n_dropped, start, rais
 
         return fit_fiml(spec, frames, estimator=estimator, group=group)
     return _fit_ml_complete(spec, frames, estimator=estimator, n_dropped=n_dropped, start=start,
-                            raise_on_failure=raise_on_failure)
+                            raise_on_failure=raise_on_failure, information=information)
 
 
-def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on_failure=False):
+def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on_failure=False,
+                     information="expected"):
     from .estimate import fisher_scoring, sample_stats, start_values
     from .model import RAMModel
 
