@@ -10,8 +10,14 @@ from __future__ import annotations
 import pandas as pd
 
 from ..exceptions import OptionError
+from .compare import compare_models
 from .fit import fit_sem
+from .modindices import modindices
+from .predict import predict
+from .residuals import residuals
 from .result import SEMResult
+
+__all__ = ["sem", "cfa", "growth", "modindices", "compare_models", "residuals", "predict"]
 
 
 def sem(model: str, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise",
