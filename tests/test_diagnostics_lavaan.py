@@ -96,7 +96,7 @@ def test_compare_models_matches_lavtestlrt(est):
     assert ours["df.diff"].iloc[1] == lav["Df diff"].iloc[1]
     assert ours["pvalue"].iloc[1] == pytest.approx(lav["Pr(>Chisq)"].iloc[1], rel=1e-3)
     if "RMSEA" in lav:
-        assert ours["rmsea"].iloc[1] == pytest.approx(lav["RMSEA"].iloc[1], abs=0.001)
+        assert ours["rmsea.diff"].iloc[1] == pytest.approx(lav["RMSEA"].iloc[1], abs=0.001)
     assert np.isnan(ours["chisq.diff"].iloc[0])
 
 

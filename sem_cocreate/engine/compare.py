@@ -5,7 +5,7 @@ the first is tested against the one before it:
 
 - ML: ``chisq.diff = chisq_1 - chisq_0``, ``df.diff = df_1 - df_0``, ``pvalue`` from the chi-square
   with ``df.diff`` degrees of freedom; ``rmsea`` of the difference
-  ``sqrt(max(chisq.diff - df.diff, 0) / (N df.diff)) * sqrt(G)`` as lavaan 0.6.14 prints it;
+  ``rmsea.diff = sqrt(max(chisq.diff - df.diff, 0) / (N df.diff)) * sqrt(G)`` (lavaan 0.6.14's RMSEA column);
 - MLR (``method = "satorra.bentler.2001"``, lavaan's default for scaled tests): the difference of the
   unscaled statistics divided by ``c_d = (df_1 c_1 - df_0 c_0) / (df_1 - df_0)``, ``c`` the scaling
   factors (``chisq.scaling.factor``).
@@ -39,7 +39,7 @@ def compare_models(*results, names=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per model sorted by ``df``: ``model, df, aic, bic, chisq, chisq.diff, df.diff,
-        pvalue`` (+ ``rmsea`` under ML, the RMSEA of the difference test; + ``chisq.scaled`` under
+        pvalue`` (+ ``rmsea.diff`` under ML, lavaan's RMSEA column: the RMSEA of the difference test; + ``chisq.scaled`` under
         MLR). The first row has no difference test (NaN).
 
     Raises
@@ -82,7 +82,7 @@ def compare_models(*results, names=None) -> pd.DataFrame:
         if scaled:
             row["chisq.scaled"] = float(fm.get("chisq.scaled", np.nan))
         else:
-            row["rmsea"] = np.nan
+            row["rmsea.diff"] = np.nan
         if prev is not None:
             df_d = row["df"] - prev["df"]
             if df_d == 0:
@@ -96,7 +96,7 @@ def compare_models(*results, names=None) -> pd.DataFrame:
                 t_d = t_d / cd
             else:
                 G = len(r.spec.groups)
-                row["rmsea"] = math.sqrt(max(t_d - df_d, 0.0) / (r.n_obs * df_d)) * math.sqrt(G)
+                row["rmsea.diff"] = math.sqrt(max(t_d - df_d, 0.0) / (r.n_obs * df_d)) * math.sqrt(G)
             row["chisq.diff"] = t_d
             row["df.diff"] = df_d
             row["pvalue"] = float(chi2.sf(t_d, df_d)) if t_d >= 0 else 1.0
@@ -106,5 +106,5 @@ def compare_models(*results, names=None) -> pd.DataFrame:
         rows.append(row)
         prev = row
     table = pd.DataFrame(rows).drop(columns="_c")
-    extra = ["chisq.scaled"] if scaled else ["rmsea"]
+    extra = ["chisq.scaled"] if scaled else ["rmsea.diff"]
     return table[COMPARE_COLUMNS + extra].reset_index(drop=True)
