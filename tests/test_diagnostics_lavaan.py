@@ -26,7 +26,7 @@ def hs():
     return case, sc.cfa(case.model, case.data)
 
 
-@pytest.mark.parametrize("name, group", [("diag_hs", None), ("diag_hs_groups", "school")])
+@pytest.mark.parametrize("name, group", [("diag_hs", None), ("diag_hs_groups", "school"), ("diag_pol", None)])
 def test_modindices_match_lavaan(name, group):
     case = reference_case(name)
     res = sc.cfa(case.model, case.data, group=group)

@@ -30,33 +30,45 @@ MI_COLUMNS = ["lhs", "op", "rhs", "mi", "epc", "sepc.lv", "sepc.all", "sepc.nox"
 
 
 def _candidates(spec) -> list[tuple[str, str, str]]:
+    """The parameters lavaan's ``modindices()`` scores (``lav_partable_full``), minus those in the model.
+
+    ``F =~ x`` for every factor and observed non-exogenous variable that is in no ``~`` equation;
+    ``x ~~ y`` for every pair of indicators; ``F ~~ G`` for every pair of latent variables;
+    ``A ~ B`` for every ordered pair of variables in the ``~`` equations, except an indicator
+    regressed on a latent variable.
+    """
     pt = spec.partable
     lv = list(spec.lv_names)
     ov_x = set(spec.ov_x)
-    inds = [v for v in spec.ov_names if v not in ov_x]
+    ov_nox = [v for v in spec.ov_names if v not in ov_x]
     present = set()
     for r in pt.itertuples(index=False):
         present.add((r.lhs, r.op, r.rhs))
         if r.op == "~~":
             present.add((r.rhs, r.op, r.lhs))
     indicators = set(pt.loc[pt["op"] == "=~", "rhs"])
+    ov_ind = [v for v in ov_nox if v in indicators]
+    reg = pt[pt["op"] == "~"]
+    eqs = list(dict.fromkeys(list(reg["lhs"]) + list(reg["rhs"])))
     out = []
     for f in lv:
-        for x in inds:
-            if x in lv or x == f or x not in indicators:
-                continue
-            if (f, "=~", x) not in present:
+        for x in ov_nox:
+            if x not in eqs and (f, "=~", x) not in present:
                 out.append((f, "=~", x))
-    ovs = [v for v in inds]
-    for i, a in enumerate(ovs):
-        for b in ovs[i + 1:]:
+    for i, a in enumerate(ov_ind):
+        for b in ov_ind[i + 1:]:
             if (a, "~~", b) not in present:
                 out.append((a, "~~", b))
     for i, a in enumerate(lv):
         for b in lv[i + 1:]:
-            if (a, "~~", b) not in present and (a, "=~", b) not in present and (b, "=~", a) not in present \
-                    and (a, "~", b) not in present and (b, "~", a) not in present:
+            if (a, "~~", b) not in present:
                 out.append((a, "~~", b))
+    for a in eqs:
+        for b in eqs:
+            if a == b or (a in ov_ind and b in lv):
+                continue
+            if (a, "~", b) not in present:
+                out.append((a, "~", b))
     return out
 
 
@@ -129,9 +141,11 @@ def modindices(result, *, sort: bool = True, minimum_value: float = 0.0) -> pd.D
     v_diag = np.diag(i22) - np.einsum("ij,ij->j", i12, np.linalg.solve(i11, i12))
     V = N * v_diag
     d = -N / 2.0 * grad[npar:]
+    # lavaan: a score variance below eps^(1/3) (a parameter equivalent to one in the model) is NA
+    ok = v_diag >= np.finfo(float).eps ** (1 / 3)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mi = np.where(V > 1e-12 * N, d * d / V, np.nan)
-        epc = np.where(V > 1e-12 * N, d / V, np.nan)
+        mi = np.where(ok, d * d / V, np.nan)
+        epc = np.where(ok, d / V, np.nan)
     # standardization at the fitted solution
     implied = model.implied(theta)
     mats = model.matrices(theta)
@@ -149,6 +163,12 @@ def modindices(result, *, sort: bool = True, minimum_value: float = 0.0) -> pd.D
             s_lv = e * sd[lv_i]
             s_all = s_lv / sd[ov_j] if sd[ov_j] > 0 else np.nan
             s_nox = s_all
+        elif r["op"] == "~":
+            y, x = i, j
+            sd_y, sd_x = sd[y], sd[x]
+            s_lv = e * (sd_x if is_lv(r["rhs"]) else 1.0) / (sd_y if is_lv(r["lhs"]) else 1.0)
+            s_all = e * sd_x / sd_y
+            s_nox = e / sd_y if r["rhs"] in spec.ov_x else s_all
         else:  # ~~ between residuals (observed) or latent (residual) variables
             denom = np.sqrt(S[i, i] * S[j, j]) if S[i, i] > 0 and S[j, j] > 0 else np.nan
             s_all = e / denom

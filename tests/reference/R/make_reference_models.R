@@ -155,3 +155,11 @@ for (est in c("ML", "MLR")) {
   lrt$model <- rownames(lrt)
   write.csv(lrt, file.path(ROOT, case, "lrt.csv"), row.names = FALSE, na = "")
 }
+
+# 12. modindices of a structural model (=~, ~~ and ~ candidates; equivalent parameters dropped as NA)
+m <- "ind60 =~ x1 + x2 + x3\ndem60 =~ y1 + y2 + y3 + y4\ndem65 =~ y5 + y6 + y7 + y8\ndem60 ~ ind60\ndem65 ~ dem60"
+fit <- sem(m, data = pol)
+write_case("diag_pol", fit, m, "sem(model, data = PoliticalDemocracy)", "../data/PoliticalDemocracy.csv",
+           "modindices() of a structural model.")
+write.csv(as.data.frame(modindices(fit, sort. = TRUE)), file.path(ROOT, "diag_pol", "modindices.csv"),
+          row.names = FALSE)
