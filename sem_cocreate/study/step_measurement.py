@@ -19,6 +19,10 @@ from .options import StudyOptions
 def measurement_quality(options: StudyOptions, inputs, fits, log: NoteLog) -> dict:
     if fits.measurement is None:
         return {}
+    if not fits.constructs:
+        log.add("measurement model", "no construct with two or more items and free loadings: item-based "
+                                     "reliability, validity and common-method checks do not apply")
+        return {}
     out = _quality(fits.measurement, inputs.data, fits.constructs, seed=options.seed, log=log)
     if options.estimator != "wlsmv":
         out.update(_common_method(fits, inputs.data, estimator=options.estimator.upper(),
