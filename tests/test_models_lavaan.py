@@ -150,3 +150,19 @@ def test_observed_information_refused_with_fiml():
     case = reference_case("hs_cfa")
     with pytest.raises(OptionError, match="observed"):
         sc.sem(case.model, case.data, missing="fiml", information="observed")
+
+
+def test_constraint_through_a_defined_parameter_equals_the_inline_form():
+    case, res = fitted("con_nonlin")
+    via = sc.sem("y5 ~ b1*x1 + b2*x2 + b3*x3\ns := b2 + b3\nb1 == s^2", case.data)
+    assert via.fit["chisq"] == pytest.approx(res.fit["chisq"], rel=1e-8)
+    assert via.fit["df"] == res.fit["df"]
+
+
+def test_inactive_inequality_gives_lavaans_unconstrained_solution():
+    case = reference_case("hs_cfa")          # lavaan: an inactive constraint changes nothing
+    res = sc.cfa(case.model.replace("x2", "a*x2") + "\na > 0", case.data)
+    both = merged_estimates(res, case)
+    np.testing.assert_allclose(both["est"], both["est_lav"], atol=EST_ATOL)
+    np.testing.assert_allclose(both["se"], both["se_lav"], atol=SE_ATOL)
+    assert res.fit["df"] == case.fit["df"] and res.fit["npar"] == case.fit["npar"]

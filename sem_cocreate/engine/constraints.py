@@ -37,6 +37,7 @@ class ConstraintSet:
     cin_funcs: list
     text: list
     label_src: dict
+    defined: list = None     # (name, compiled expression) of := parameters a constraint may use
 
     @classmethod
     def from_spec(cls, spec) -> "ConstraintSet":
@@ -53,11 +54,14 @@ class ConstraintSet:
             f = compile_expression(expr, name=f"{lhs} {op} {rhs}")
             (ceq if op == "==" else cin).append(f)
             text.append(f"{lhs} {op} {rhs}")
-        out = cls(ceq, cin, text, label_src)
-        return out
+        defined = [(name, compile_expression(expr, name=name)) for name, expr in spec.defined]
+        return cls(ceq, cin, text, label_src, defined)
 
     def _env(self, theta):
-        return {lab: (theta[k] if k is not None else v) for lab, (k, v) in self.label_src.items()}
+        env = {lab: (theta[k] if k is not None else v) for lab, (k, v) in self.label_src.items()}
+        for name, f in self.defined or ():
+            env[name] = f(env)
+        return env
 
     @property
     def neq(self) -> int:
