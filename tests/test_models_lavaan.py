@@ -8,6 +8,8 @@ residual covariance and standard errors from the observed information.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -28,18 +30,22 @@ CASES = ["mod_single", "mod_second", "mod_growth", "mod_growth_cov", "mod_mimic"
 FIT_XFAIL = {"mod_mimic", "mod_growth_cov", "con_nonlin", "con_linear", "con_ineq", "mod_mlr_saturated"}
 
 _cache: dict = {}
+_warned: dict = {}
 
 
 def fitted(name):
     if name not in _cache:
         case = reference_case(name)
         meta = case.meta
-        if meta.get("fun") == "growth":
-            res = sc.growth(case.model, case.data)
-        else:
-            res = sc.sem(case.model, case.data, estimator=meta.get("estimator", "ML"),
-                         information=meta.get("information", "expected"))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if meta.get("fun") == "growth":
+                res = sc.growth(case.model, case.data)
+            else:
+                res = sc.sem(case.model, case.data, estimator=meta.get("estimator", "ML"),
+                             information=meta.get("information", "expected"))
         _cache[name] = (case, res)
+        _warned[name] = [w for w in caught if issubclass(w.category, sc.FitWarning)]
     return _cache[name]
 
 
@@ -166,3 +172,11 @@ def test_inactive_inequality_gives_lavaans_unconstrained_solution():
     np.testing.assert_allclose(both["est"], both["est_lav"], atol=EST_ATOL)
     np.testing.assert_allclose(both["se"], both["se_lav"], atol=SE_ATOL)
     assert res.fit["df"] == case.fit["df"] and res.fit["npar"] == case.fit["npar"]
+
+
+def test_misfit_model_warns_as_lavaan_does():
+    # lavaan 0.6.14: "covariance matrix of latent variables is not positive definite"
+    _, res = fitted("mod_misfit")
+    assert res.converged
+    assert any("latent covariance matrix is not positive definite" in str(w.message) for w in _warned["mod_misfit"])
+    assert all(not _warned[n] for n in _warned if n != "mod_misfit")
