@@ -2,13 +2,16 @@
 
 For every parameter the model leaves out (a cross-loading ``F =~ x`` of every factor on every
 indicator, a covariance ``x ~~ y`` of every pair of indicators' residuals and of every pair of
-latent (residual) variables, a regression ``A ~ B`` between latent variables not already related)
-the model is extended with that parameter fixed at 0 and, at the fitted solution,
+latent (residual) variables, a regression ``A ~ B`` between variables of the structural equations)
+and every parameter the model fixes (growth loadings, intercepts fixed at 0, ``0*`` covariances)
+the model is extended with that parameter free, at the fitted solution (its fixed value), and
 
 - ``d = -N/2 * dF/dtheta_k`` (the score of the log-likelihood),
 - ``V = N (I_22 - I_21 I_11^-1 I_12)`` with ``I`` the unit expected information of the extended
   model (the free parameters first),
-- ``mi = d^2 / V_kk`` (a 1-df chi-square), ``epc = d / V_kk`` (the expected parameter change),
+- ``mi = d^2 / V_kk`` (a 1-df chi-square), ``epc = d / V_kk`` (the expected parameter change);
+  where ``V_kk < eps^(1/3)`` (a parameter equivalent to the model's own, or one fixed to identify the
+  model, such as a marker loading) the row is dropped, as lavaan's ``na.remove``,
 - ``sepc.lv``, ``sepc.all``, ``sepc.nox``: the epc standardized as ``standardizedSolution()`` does
   (latent variances; latent and observed variances; as ``sepc.all`` without scaling by fixed-x
   covariates). Residual covariances are divided by the square roots of the residual variances.
@@ -65,7 +68,7 @@ def _candidates(spec) -> list[tuple[str, str, str]]:
                 out.append((a, "~~", b))
     for a in eqs:
         for b in eqs:
-            if a == b or (a in ov_ind and b in lv):
+            if a == b or (a in ov_ind and b in lv) or a in ov_x:
                 continue
             if (a, "~", b) not in present:
                 out.append((a, "~", b))
@@ -119,20 +122,34 @@ def modindices(result, *, sort: bool = True, minimum_value: float = 0.0) -> pd.D
     pt = spec.partable
     rows = []
     nxt = npar
+    ext_pt = pt.copy()
+    # the model's own fixed (non-exogenous) parameters are scored at their fixed values, as lavaan
+    # does (lav_object_extended(all.free = TRUE)); those fixed for identification get V = 0 -> NA
+    start_fixed = []
+    for idx in ext_pt.index[(ext_pt["free"] == 0) & (ext_pt["exo"] == 0)
+                            & ext_pt["op"].isin(["=~", "~", "~~", "~1"])]:
+        nxt += 1
+        ext_pt.loc[idx, "free"] = nxt
+        r = ext_pt.loc[idx]
+        rows.append({"lhs": r["lhs"], "op": r["op"], "rhs": r["rhs"], "group": int(r["group"])})
+        start_fixed.append(0.0 if np.isnan(r["ustart"]) else float(r["ustart"]))
+    new_rows = []
     for g in range(ngroups):
         for lhs, op, rhs in cands:
             nxt += 1
-            rows.append({"id": 0, "lhs": lhs, "op": op, "rhs": rhs, "user": 0, "group": g + 1,
-                         "free": nxt, "ustart": np.nan, "start": np.nan, "label": "", "plabel": "",
-                         "exo": 0, "fixed": False, "line": 0})
+            new_rows.append({"id": 0, "lhs": lhs, "op": op, "rhs": rhs, "user": 0, "group": g + 1,
+                             "free": nxt, "ustart": np.nan, "start": np.nan, "label": "", "plabel": "",
+                             "exo": 0, "fixed": False, "line": 0})
+            rows.append({"lhs": lhs, "op": op, "rhs": rhs, "group": g + 1})
     cols = ["lhs", "op", "rhs"] + (["group"] if ngroups > 1 else []) + MI_COLUMNS[3:]
     if not rows:
         return pd.DataFrame(columns=cols)
-    ext_pt = pd.concat([pt, pd.DataFrame(rows)], ignore_index=True)
+    if new_rows:
+        ext_pt = pd.concat([ext_pt, pd.DataFrame(new_rows)], ignore_index=True)
     ext_spec = dataclasses.replace(spec, partable=ext_pt)
     ov_index = {v: i for i, v in enumerate(spec.ov_names)}
     ext = RAMModel(ext_spec, fixed_x_values=_fixed_x_getter(stats, ov_index))
-    theta_ext = np.concatenate([theta, np.zeros(len(rows))])
+    theta_ext = np.concatenate([theta, np.array(start_fixed), np.zeros(len(new_rows))])
     _, grad, info = ml_value_grad_info(ext, theta_ext, stats)
     N = stats.ntotal
     i11 = info[:npar, :npar]
@@ -154,11 +171,16 @@ def modindices(result, *, sort: bool = True, minimum_value: float = 0.0) -> pd.D
         g = r["group"] - 1
         full = implied[g][3]
         S = mats[g].S
-        i, j = model.index[r["lhs"]], model.index[r["rhs"]]
+        i = model.index[r["lhs"]]
+        j = model.index[r["rhs"]] if r["rhs"] else i
         sd = np.sqrt(np.clip(np.diag(full), 0, None))
         e = epc[k]
         is_lv = lambda v: v in model.lv  # noqa: E731
-        if r["op"] == "=~":
+        if r["op"] == "~1":
+            s_lv = e / sd[i] if is_lv(r["lhs"]) else e
+            s_all = e / sd[i] if sd[i] > 0 else np.nan
+            s_nox = s_all
+        elif r["op"] == "=~":
             lv_i, ov_j = i, j
             s_lv = e * sd[lv_i]
             s_all = s_lv / sd[ov_j] if sd[ov_j] > 0 else np.nan

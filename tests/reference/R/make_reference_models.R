@@ -163,3 +163,10 @@ write_case("diag_pol", fit, m, "sem(model, data = PoliticalDemocracy)", "../data
            "modindices() of a structural model.")
 write.csv(as.data.frame(modindices(fit, sort. = TRUE)), file.path(ROOT, "diag_pol", "modindices.csv"),
           row.names = FALSE)
+
+# 13. modindices of the MIMIC model (fixed-x covariates) and of the growth model (mean structure)
+write.csv(as.data.frame(modindices(sem(readLines(file.path(ROOT, "mod_mimic", "model.lav")), data = hs), sort. = TRUE)),
+          file.path(ROOT, "mod_mimic", "modindices.csv"), row.names = FALSE)
+write.csv(as.data.frame(modindices(growth(readLines(file.path(ROOT, "mod_growth", "model.lav")), data = growth_data),
+                                   sort. = TRUE)),
+          file.path(ROOT, "mod_growth", "modindices.csv"), row.names = FALSE)
