@@ -115,3 +115,30 @@ def test_compare_models_needs_two():
     case = reference_case("lrt_ml")
     with pytest.raises(OptionError, match="two or more"):
         sc.compare_models(sc.cfa(case.model, case.data))
+
+
+@pytest.fixture(scope="module")
+def hs_groups():
+    case = reference_case("diag_hs_groups")
+    return case, sc.cfa(case.model, case.data, group="school")
+
+
+@pytest.mark.parametrize("kind", ["raw", "cor", "standardized"])
+@pytest.mark.parametrize("group", ["Pasteur", "Grant-White"])
+def test_multigroup_residuals_with_means_match_lavaan(hs_groups, kind, group):
+    case, res = hs_groups
+    ours = sc.residuals(res, type=kind)[group]
+    lav = pd.read_csv(case.file(f"resid_{kind}_{group}.csv"), index_col=0)
+    lav_mean = pd.read_csv(case.file(f"resid_{kind}_{group}_mean.csv")).set_index("variable")["mean"]
+    tol = Z_ATOL if kind == "standardized" else EST_ATOL
+    np.testing.assert_allclose(ours["cov"].loc[lav.index, lav.columns], lav, atol=tol)
+    np.testing.assert_allclose(ours["mean"].loc[lav_mean.index], lav_mean, atol=tol)
+
+
+def test_multigroup_factor_scores_match_lavaan(hs_groups):
+    case, res = hs_groups
+    ours = sc.predict(res)
+    for group in ("Pasteur", "Grant-White"):
+        lav = pd.read_csv(case.file(f"predict_regression_{group}.csv"))
+        mine = ours[ours["group"] == group].drop(columns="group")
+        np.testing.assert_allclose(mine.to_numpy(), lav.to_numpy(), atol=EST_ATOL)

@@ -170,3 +170,18 @@ write.csv(as.data.frame(modindices(sem(readLines(file.path(ROOT, "mod_mimic", "m
 write.csv(as.data.frame(modindices(growth(readLines(file.path(ROOT, "mod_growth", "model.lav")), data = growth_data),
                                    sort. = TRUE)),
           file.path(ROOT, "mod_growth", "modindices.csv"), row.names = FALSE)
+
+# 14. resid() and lavPredict() of the multi-group CFA (mean structure: mean residuals too)
+fitg <- cfa(HS3, data = hs, group = "school")
+d <- file.path(ROOT, "diag_hs_groups")
+for (type in c("raw", "cor", "standardized")) {
+  r <- resid(fitg, type = type)
+  for (g in names(r)) {
+    write_matrix(r[[g]]$cov, file.path(d, sprintf("resid_%s_%s.csv", type, g)))
+    write.csv(data.frame(variable = names(r[[g]]$mean), mean = unname(r[[g]]$mean)),
+              file.path(d, sprintf("resid_%s_%s_mean.csv", type, g)), row.names = FALSE)
+  }
+}
+sc <- lavPredict(fitg, method = "regression")
+for (g in names(sc)) write.csv(as.data.frame(sc[[g]]), file.path(d, sprintf("predict_regression_%s.csv", g)),
+                               row.names = FALSE)
