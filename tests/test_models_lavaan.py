@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sem_cocreate as sc
 from sem_cocreate.exceptions import ModelSyntaxError, OptionError
@@ -180,3 +182,20 @@ def test_misfit_model_warns_as_lavaan_does():
     assert res.converged
     assert any("latent covariance matrix is not positive definite" in str(w.message) for w in _warned["mod_misfit"])
     assert all(not _warned[n] for n in _warned if n != "mod_misfit")
+
+
+_TOKENS = st.sampled_from(["F", "G", "x1", "x2", "x3", "a", "b", "1", "0.5", "NA", "=~", "~", "~~", "~1",
+                           "<~", "|", "==", "<", ">", ":=", "+", "*", "(", ")", "^", "efa('e')", "level:",
+                           "start(1)", "c(a,b)", "\n", " ", "#", "t1", "-", "/", "sqrt"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TOKENS, min_size=1, max_size=25))
+def test_any_syntax_is_fitted_or_refused_in_one_line(tokens):
+    from sem_cocreate.engine.spec import build_spec
+
+    text = " ".join(tokens)
+    try:
+        build_spec(text, data_columns=["x1", "x2", "x3", "t1"])
+    except ModelSyntaxError as err:
+        assert "\n" not in str(err) and str(err)
