@@ -27,9 +27,10 @@ FIT_FIX = "fit-index fix on branch i10num"
 
 CASES = ["mod_single", "mod_second", "mod_growth", "mod_growth_cov", "mod_mimic", "mod_misfit",
          "mod_mlr_saturated", "mod_rescov", "con_nonlin", "con_linear", "con_ineq", "con_simple",
-         "diag_hs_observed"]
+         "con_nonlin_mlr", "con_cfa_mlr", "diag_hs_observed"]
 # CFI/TLI baseline with fixed-x covariates, and MLR robust indices on a saturated model: i10num
-FIT_XFAIL = {"mod_mimic", "mod_growth_cov", "con_nonlin", "con_linear", "con_ineq", "mod_mlr_saturated"}
+FIT_XFAIL = {"mod_mimic", "mod_growth_cov", "con_nonlin", "con_linear", "con_ineq", "mod_mlr_saturated",
+             "con_nonlin_mlr"}
 
 _cache: dict = {}
 _warned: dict = {}
@@ -123,10 +124,20 @@ def test_nonlinear_equality_holds_at_the_solution():
     assert est["b1"] == pytest.approx((est["b2"] + est["b3"]) ** 2, abs=1e-8)
 
 
-def test_constraints_refused_with_mlr_in_one_line():
+@pytest.mark.parametrize("name", ["con_cfa_mlr", "con_nonlin_mlr"])
+def test_constrained_mlr_scaled_test_matches_lavaan(name):
+    case, res = fitted(name)
+    for key in ("chisq.scaled", "chisq.scaling.factor"):
+        assert res.fit[key] == pytest.approx(case.fit[key], rel=CHISQ_RTOL), key
+    for key in ("rmsea.robust", "rmsea.scaled") + (("cfi.robust", "tli.robust") if name == "con_cfa_mlr" else ()):
+        assert res.fit[key] == pytest.approx(case.fit[key], abs=INDEX_ATOL), key
+
+
+def test_general_constraints_refused_with_wlsmv_in_one_line():
     case = reference_case("con_nonlin")
-    with pytest.raises(OptionError, match="--estimator ml only"):
-        sc.sem(case.model, case.data, estimator="MLR")
+    with pytest.raises(OptionError, match="--estimator ml or mlr") as err:
+        sc.sem(case.model, case.data, estimator="WLSMV")
+    assert "\n" not in str(err.value)
 
 
 def test_constraint_naming_an_unknown_label_is_refused():

@@ -12,7 +12,8 @@ Estimation minimises the ML discrepancy subject to them (sequential quadratic pr
 analytic gradient, then Newton steps on the KKT system of the active set); standard errors follow
 lavaan's ``lav_model_information_augment_invert``: the top-left block of the inverse of the
 information augmented by the Jacobian of the equality and the *active* inequality constraints,
-which is ``Z (Z' I Z)^-1 Z'`` with ``Z`` a basis of the Jacobian's null space. The degrees of freedom
+which is ``Z (Z' I Z)^-1 Z'`` with ``Z`` a basis of the Jacobian's null space (under MLR the same
+inverse is the bread of the sandwich and enters the Yuan-Bentler trace). The degrees of freedom
 gain the rank of the equality constraints' Jacobian; inequality constraints, active or not, leave
 ``df`` (and ``npar``) unchanged, as in lavaan.
 """

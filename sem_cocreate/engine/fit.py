@@ -147,9 +147,6 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
     if spec.general_constraints:
         from .constraints import ConstraintSet, check_constraints, constrained_ml
 
-        if estimator != "ML":
-            raise OptionError("constraints other than 'a == b' (==, <, > with arithmetic) work with "
-                              "--estimator ml only")
         check_constraints(spec)
         cons = ConstraintSet.from_spec(spec)
         neq = cons.eq_rank(theta0)
@@ -175,7 +172,7 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
     if not converged:
         notes.append(f"the optimizer did not converge ({opt.message}); results are not trustworthy")
     vcov = extra_fit = None
-    if cons is not None or information == "observed":
+    if (cons is not None and estimator == "ML") or information == "observed":
         vcov = _vcov_ml(model, stats, opt.theta, cons, information)
         if vcov is None:
             notes.append("the information matrix is singular: the model is not identified")
@@ -184,7 +181,7 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
         # Huber-White sandwich SEs, Yuan-Bentler scaled test and robust fit indices
         from .estimators.robust import robust_complete
 
-        vcov, extra_fit = robust_complete(spec, model, stats, frames, opt.theta)
+        vcov, extra_fit = robust_complete(spec, model, stats, frames, opt.theta, constraints=cons)
     result = assemble_result(spec, model, stats, opt.theta, estimator=estimator, missing="listwise",
                              frames=frames, converged=converged, notes=notes, fmin=opt.fmin,
                              vcov=vcov, extra_fit=extra_fit, neq=neq,

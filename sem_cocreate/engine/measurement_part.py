@@ -22,7 +22,7 @@ import pandas as pd
 
 from .spec import _OP_RE, _logical_lines, _split_top, parse_syntax
 
-_LABEL_RE = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+_LABEL_RE = re.compile(r"(?<![0-9A-Za-z_.])(?:[A-Za-z_][A-Za-z0-9_.]*|\.[A-Za-z_][A-Za-z0-9_.]*)")
 
 
 def _term_var(term: str) -> str:

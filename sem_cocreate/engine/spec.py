@@ -261,7 +261,7 @@ def _per_group(values: tuple, g: int, ngroups: int, lineno: int, what: str):
     return values[g]
 
 
-_EXPR_NAME_RE = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+_EXPR_NAME_RE = re.compile(r"(?<![0-9A-Za-z_.])(?:[A-Za-z_][A-Za-z0-9_.]*|\.[A-Za-z_][A-Za-z0-9_.]*)")
 
 
 def build_spec(

@@ -185,3 +185,13 @@ for (type in c("raw", "cor", "standardized")) {
 sc <- lavPredict(fitg, method = "regression")
 for (g in names(sc)) write.csv(as.data.frame(sc[[g]]), file.path(d, sprintf("predict_regression_%s.csv", g)),
                                row.names = FALSE)
+
+# 15. MLR with a nonlinear equality and an active inequality constraint
+m <- "y5 ~ b1*x1 + b2*x2 + b3*x3\nb1 == (b2 + b3)^2"
+write_case("con_nonlin_mlr", sem(m, data = pol, estimator = "MLR"), m,
+           "sem(model, data = PoliticalDemocracy, estimator = \"MLR\")", "../data/PoliticalDemocracy.csv",
+           "Nonlinear equality constraint under MLR.", list(estimator = "MLR"))
+m <- "visual =~ x1 + a*x2 + b*x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\nb == 2*a - 1\na < 0.5"
+write_case("con_cfa_mlr", cfa(m, data = hs, estimator = "MLR"), m,
+           "cfa(model, data = HolzingerSwineford1939, estimator = \"MLR\")", HS,
+           "CFA with a linear equality and an active inequality constraint under MLR.", list(estimator = "MLR"))
