@@ -27,13 +27,15 @@ def hs():
 
 
 @pytest.mark.parametrize("name, group", [("diag_hs", None), ("diag_hs_groups", "school"), ("diag_pol", None),
-                                         ("mod_mimic", None), ("mod_growth", None)])
+                                         ("mod_mimic", None), ("mod_growth", None),
+                                         ("diag_hs_metric", "school")])
 def test_modindices_match_lavaan(name, group):
     case = reference_case(name)
     if case.meta.get("fun") == "growth":      # fixed loadings and intercepts are scored too
         res = sc.growth(case.model, case.data)
     else:
-        res = sc.cfa(case.model, case.data, group=group)
+        equal = [case.meta["group_equal"]] if case.meta.get("group_equal") else []
+        res = sc.cfa(case.model, case.data, group=group, group_equal=equal)
     ours = sc.modindices(res)
     lav = pd.read_csv(case.file("modindices.csv"), dtype={"rhs": str})
     lav["rhs"] = lav["rhs"].fillna("")

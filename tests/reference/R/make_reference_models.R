@@ -195,3 +195,11 @@ m <- "visual =~ x1 + a*x2 + b*x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9
 write_case("con_cfa_mlr", cfa(m, data = hs, estimator = "MLR"), m,
            "cfa(model, data = HolzingerSwineford1939, estimator = \"MLR\")", HS,
            "CFA with a linear equality and an active inequality constraint under MLR.", list(estimator = "MLR"))
+
+# 16. modindices of a metric-invariance model (equal loadings across schools)
+fitm <- cfa(HS3, data = hs, group = "school", group.equal = "loadings")
+write_case("diag_hs_metric", fitm, HS3,
+           "cfa(model, data = HolzingerSwineford1939, group = \"school\", group.equal = \"loadings\")", HS,
+           "Multi-group modindices() with equality constraints.", list(group = "school", group_equal = "loadings"))
+write.csv(as.data.frame(modindices(fitm, sort. = TRUE)), file.path(ROOT, "diag_hs_metric", "modindices.csv"),
+          row.names = FALSE)
