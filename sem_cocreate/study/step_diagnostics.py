@@ -69,7 +69,9 @@ def run_compare(options: StudyOptions, model_paths, log: NoteLog | None = None) 
     Returns
     -------
     pandas.DataFrame
-        :func:`sem_cocreate.compare_models` columns with each model's ``cfi, tli, rmsea, srmr``;
+        The contract's ``model_comparison.csv`` columns ``model, chisq, df, cfi, tli, rmsea, srmr, aic,
+        bic, chisq.diff, df.diff, pvalue`` (each model against the one with the next fewer df, as
+        ``lavTestLRT``), then ``rmsea.diff`` (ML) or ``chisq.scaled`` (MLR) and ``converged``;
         ``model`` is the file name.
     """
     from ..engine.compare import compare_models
@@ -95,4 +97,6 @@ def run_compare(options: StudyOptions, model_paths, log: NoteLog | None = None) 
     for key in ("cfi", "tli", "rmsea", "srmr"):
         table[key] = [float(by_name[m].fit.get(key, np.nan)) for m in table["model"]]
     table["converged"] = [bool(by_name[m].converged) for m in table["model"]]
-    return table
+    first = ["model", "chisq", "df", "cfi", "tli", "rmsea", "srmr", "aic", "bic", "chisq.diff", "df.diff",
+             "pvalue"]
+    return table[first + [c for c in table.columns if c not in first]]
