@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .exceptions import SemCocreateError
+from .exceptions import OptionError, SemCocreateError
 
 DEFAULT_INSTRUMENT = "questionnaires/cocreation.yaml"
 
@@ -64,6 +64,8 @@ def _add_fit(sub) -> None:
                    help="listwise (default for ml) or fiml (ml and mlr)")
     p.add_argument("--group", metavar="COLUMN", default=None,
                    help="multi-group model by this column")
+    p.add_argument("--information", default="expected", type=str.lower, choices=["expected", "observed"],
+                   help="standard errors from the expected (default) or observed information")
     p.add_argument("--invariance", action="store_true",
                    help="with --group: configural, metric, scalar and strict invariance tests")
     p.add_argument("--free", action="append", default=[], metavar="PARAM",
@@ -160,6 +162,26 @@ def _add_questionnaire(sub) -> None:
     p.set_defaults(func=cmd_questionnaire)
 
 
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="fit two or more model files on the same data; lavTestLRT-style table",
+                       description="Fit two or more lavaan-syntax model files on the same (screened) data and "
+                                   "write the lavTestLRT-style comparison (model_comparison.csv): df, AIC, BIC, "
+                                   "chi-square, and each model tested against the one with fewer df (scaled "
+                                   "difference, Satorra-Bentler 2001, under mlr).")
+    p.add_argument("--data", metavar="FILE", required=True, help="the data file (as for fit)")
+    p.add_argument("--model", metavar="FILE", action="append", required=True,
+                   help="a lavaan-syntax model file; give --model two or more times")
+    p.add_argument("--instrument", metavar="FILE", default=None,
+                   help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
+    p.add_argument("--mapping", metavar="FILE", default=None)
+    p.add_argument("--estimator", default="ml", type=str.lower, choices=["ml", "mlr"])
+    p.add_argument("--group", metavar="COLUMN", default=None)
+    p.add_argument("--no-screening", action="store_true", help="skip careless-responding screening")
+    p.add_argument("--out", metavar="DIR", required=True, help="folder for model_comparison.csv")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
@@ -170,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sem_cocreate {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_fit, _add_report, _add_screen, _add_simulate, _add_power, _add_questionnaire):
+    for add in (_add_fit, _add_report, _add_screen, _add_simulate, _add_power, _add_questionnaire, _add_compare):
         add(sub)
     return parser
 
@@ -183,7 +205,8 @@ def fit_options(args: argparse.Namespace):
 
     return StudyOptions(
         data=args.data, model=args.model, instrument=args.instrument, mapping=args.mapping,
-        missing_fields=args.missing_fields, estimator=args.estimator, missing=args.missing, group=args.group, invariance=args.invariance,
+        missing_fields=args.missing_fields, estimator=args.estimator, missing=args.missing, group=args.group,
+        invariance=args.invariance, information=args.information,
         free=tuple(args.free), bootstrap=args.bootstrap, ci=args.ci, seed=args.seed, jobs=args.jobs,
         scheduler=args.scheduler, screening=args.screening, no_screening=args.no_screening, out=args.out,
         overwrite=args.overwrite, formats=tuple(args.format), langs=tuple(args.lang),
@@ -211,6 +234,24 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if others:
         print(f"note: {len(others)} more warning(s) about auxiliary analyses "
               f"({', '.join(sorted({n.topic for n in others}))}): see {out}/notes.json", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .files import prepare_out_dir
+    from .study.options import StudyOptions
+    from .study.step_diagnostics import run_compare
+
+    if len(args.model) < 2:
+        raise OptionError("compare needs --model two or more times")
+    options = StudyOptions(data=args.data, model=args.model[0], instrument=args.instrument, mapping=args.mapping,
+                           estimator=args.estimator, group=args.group, no_screening=args.no_screening)
+    table = run_compare(options, args.model)
+    out = prepare_out_dir(args.out, overwrite=args.overwrite, inputs=[args.data, *args.model])
+    path = out / "model_comparison.csv"
+    table.to_csv(path, index=False)
+    print(table.to_string(index=False))
+    print(f"results: {path}")
     return 0
 
 
