@@ -190,7 +190,9 @@ def load_screening_config(path) -> dict[str, dict[str, Any]]:
     if not p.is_file():
         raise InputFileError(f"screening config {str(p)!r} does not exist; check the --config / --screening path")
     try:
-        obj = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+        from .safe_yaml import load_yaml
+
+        obj = load_yaml(p.read_text(encoding="utf-8-sig"))   # limits on size, depth, aliases
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise InputFileError(f"screening config {p.name!r} is not valid UTF-8 YAML ({' '.join(str(err).split())})") from None
     if obj is None:
