@@ -493,7 +493,7 @@ def write_screening(screened: Screened, out_dir, *, extra: Mapping | None = None
         The files written.
     """
     from .responses import REVERSE_MARKER
-    from ..files import write_json
+    from ..files import write_csv, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -502,13 +502,12 @@ def write_screening(screened: Screened, out_dir, *, extra: Mapping | None = None
         summary.update(extra)
     paths = [out / "screening.json", out / "exclusions.csv", out / "cleaned_data.csv"]
     write_json(paths[0], summary)
-    screened.exclusions.to_csv(paths[1], index=False)
+    write_csv(paths[1], screened.exclusions, index=False)   # formulas made inert, never through a link
     clean = screened.data.copy()
     rec = screened.data.attrs.get("reverse_recoded") or ()
     if rec:
         clean[REVERSE_MARKER] = ";".join(rec)
-    clean.reset_index().to_csv(paths[2], index=False) if clean.index.name == "row" else \
-        clean.to_csv(paths[2], index=False)
+    write_csv(paths[2], clean.reset_index() if clean.index.name == "row" else clean, index=False)
     return paths
 
 
