@@ -209,7 +209,7 @@ def write_bytes(path, data: bytes) -> Path:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.chmod(tmp, 0o644)
-            os.replace(tmp / path.name, path)
+            os.replace(tmp, path)
         except BaseException:
             try:
                 os.unlink(tmp)
