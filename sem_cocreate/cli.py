@@ -16,6 +16,22 @@ from .exceptions import OptionError, SemCocreateError
 DEFAULT_INSTRUMENT = "questionnaires/cocreation.yaml"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a short error: one usage line and the error (not the whole usage block)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        print(f"usage: {self.prog} [options]   (see {self.prog} --help)\nerror: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+class _Terminated(BaseException):
+    """SIGTERM turned into an exception, so the run unwinds (staged folder removed, workers ended)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def _csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -185,7 +201,7 @@ def _add_compare(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m sem_cocreate",
         description="Survey SEM for value co-creation in crowdsourcing innovation.",
     )
@@ -297,7 +313,17 @@ def main(argv: list[str] | None = None) -> int:
         if argv is None and len(sys.argv) <= 1 or argv == []:
             parser.print_help()
             return 0
+    import signal
+
+    old_term = None
+    if threading_main():
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        scheduler = getattr(args, "scheduler", None)
+        if scheduler and isinstance(scheduler, str):
+            from .inference.parallel import check_scheduler
+
+            check_scheduler(scheduler)   # before any work, short timeout
         return int(args.func(args) or 0)
     except SemCocreateError as err:
         if args.debug:
@@ -306,5 +332,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _end_workers()
+        print("interrupted (Ctrl-C)" + _nothing_written(args), file=sys.stderr)
         return 130
+    except _Terminated:
+        _end_workers()
+        print("terminated (SIGTERM)" + _nothing_written(args), file=sys.stderr)
+        return 143
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _nothing_written(args) -> str:
+    # fit stages its folder (files.results_folder): an interrupted run leaves none
+    return "; no results folder was written" if getattr(args, "command", None) == "fit" else ""
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _end_workers() -> None:
+    """No worker process outlives an interrupted run (loky's pool; Dask futures are cancelled where
+    they were submitted)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not interrupt the clean-up
+    try:
+        if "sem_cocreate.inference.parallel" in sys.modules:
+            sys.modules["sem_cocreate.inference.parallel"].shutdown_workers()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

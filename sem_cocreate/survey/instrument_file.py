@@ -182,7 +182,9 @@ def read_yaml(path: str | os.PathLike[str]) -> Any:
     except (OSError, UnicodeDecodeError) as err:
         raise InputFileError(f"{path}: cannot be read as UTF-8 text ({err}); save it as UTF-8.") from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        from .safe_yaml import load_yaml
+
+        return load_yaml(text, loader=_UniqueKeyLoader)   # limits on size, depth, aliases
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

@@ -162,7 +162,9 @@ def read_mapping(mapping) -> dict[str, str]:
     import yaml
 
     try:
-        obj = yaml.safe_load(text)
+        from .safe_yaml import load_yaml
+
+        obj = load_yaml(text)   # limits on size, depth, aliases
     except yaml.YAMLError as err:
         raise InputFileError(f"mapping file {p.name!r} is not valid YAML ({' '.join(str(err).split())})") from None
     if isinstance(obj, dict) and "columns" in obj and isinstance(obj["columns"], (dict, list)):

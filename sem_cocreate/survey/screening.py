@@ -209,7 +209,9 @@ def load_screening_config(path) -> dict[str, dict[str, Any]]:
     if not p.is_file():
         raise InputFileError(f"screening config {str(p)!r} does not exist; check the --config / --screening path")
     try:
-        obj = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+        from .safe_yaml import load_yaml
+
+        obj = load_yaml(p.read_text(encoding="utf-8-sig"))   # limits on size, depth, aliases
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise InputFileError(f"screening config {p.name!r} is not valid UTF-8 YAML ({' '.join(str(err).split())})") from None
     if obj is None:
@@ -662,7 +664,7 @@ def write_screening(screened: Screened, out_dir, *, extra: Mapping | None = None
         The files written.
     """
     from .responses import REVERSE_MARKER
-    from ..files import write_json
+    from ..files import write_csv, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -671,13 +673,12 @@ def write_screening(screened: Screened, out_dir, *, extra: Mapping | None = None
         summary.update(extra)
     paths = [out / "screening.json", out / "exclusions.csv", out / "cleaned_data.csv"]
     write_json(paths[0], summary)
-    screened.exclusions.to_csv(paths[1], index=False)
+    write_csv(paths[1], screened.exclusions, index=False)   # formulas made inert, never through a link
     clean = screened.data.copy()
     rec = screened.data.attrs.get("reverse_recoded") or ()
     if rec:
         clean[REVERSE_MARKER] = ";".join(rec)
-    clean.reset_index().to_csv(paths[2], index=False) if clean.index.name == "row" else \
-        clean.to_csv(paths[2], index=False)
+    write_csv(paths[2], clean.reset_index() if clean.index.name == "row" else clean, index=False)
     return paths
 
 
