@@ -173,10 +173,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- commands -------------------------------------------------------------------------------
 
-def cmd_fit(args: argparse.Namespace) -> int:
-    from .study.run import run_fit
+def fit_options(args: argparse.Namespace):
+    """The ``fit`` arguments as :class:`~sem_cocreate.study.options.StudyOptions` (nothing below sees argparse)."""
+    from .study.options import StudyOptions
 
-    return run_fit(args, argv=getattr(args, "_argv", None))
+    return StudyOptions(
+        data=args.data, model=args.model, instrument=args.instrument, mapping=args.mapping,
+        estimator=args.estimator, missing=args.missing, group=args.group, invariance=args.invariance,
+        free=tuple(args.free), bootstrap=args.bootstrap, ci=args.ci, seed=args.seed, jobs=args.jobs,
+        scheduler=args.scheduler, screening=args.screening, no_screening=args.no_screening, out=args.out,
+        overwrite=args.overwrite, formats=tuple(args.format), langs=tuple(args.lang),
+        argv=tuple(getattr(args, "_argv", None) or ()))
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .study.run import run_study
+
+    study = run_study(fit_options(args))
+    reports = study.write()
+    out = reports[0].parent if reports else study.options.out
+    print(f"results: {out}")
+    for path in reports:
+        print(f"report:  {path}")
+    if not study.converged:
+        # one line for the one problem; the other notes are in notes.json
+        print("error: the model did not converge; results were written for inspection but are not "
+              f"trustworthy — check {out}/notes.json, simplify the model or add starting values", file=sys.stderr)
+        return 3
+    own = study.own_model_warnings()
+    for note in own:
+        print(f"warning: {note.text()}", file=sys.stderr)
+    others = [n for n in study.notes if n.level == "warning" and n not in own]
+    if others:
+        print(f"note: {len(others)} more warning(s) about auxiliary analyses "
+              f"({', '.join(sorted({n.topic for n in others}))}): see {out}/notes.json", file=sys.stderr)
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -138,3 +138,66 @@ def build_manifest(*, argv, seed, inputs: dict[str, Any], started: datetime, opt
     if extra:
         man.update(extra)
     return man
+
+
+# ----------------------------------------------------------------------------- the results-file registry
+
+#: Every file of a results folder, by key: ``fit``/``StudyResult.write`` writes by these names and
+#: ``report DIR`` reads by them (:mod:`sem_cocreate.report.folder`), so the two never disagree.
+RESULT_FILES: dict[str, str] = {
+    "estimates": "estimates.csv",
+    "fit": "fit.json",
+    "r2": "r2.csv",
+    "indirect": "indirect.csv",
+    "hypotheses": "hypotheses.csv",
+    "model": "model.lav",
+    "notes": "notes.json",
+    "manifest": "manifest.json",
+    "screening": "screening.json",
+    "exclusions": "exclusions.csv",
+    "cleaned_data": "cleaned_data.csv",
+    "reliability": "reliability.csv",
+    "item_stats": "item_stats.csv",
+    "measurement_flags": "measurement_flags.csv",
+    "htmt": "validity/htmt.csv",
+    "htmt_classic": "validity/htmt_classic.csv",
+    "htmt_ci": "validity/htmt_ci.csv",
+    "fornell_larcker": "validity/fornell_larcker.csv",
+    "normality": "normality.json",
+    "exploratory": "exploratory.json",
+    "measurement_estimates": "measurement/estimates.csv",
+    "measurement_fit": "measurement/fit.json",
+    "cmv_harman": "cmv/harman.json",
+    "cmv_single_factor": "cmv/single_factor.csv",
+    "cmv_ulmc_fit": "cmv/ulmc_fit.csv",
+    "cmv_ulmc_loadings": "cmv/ulmc_loadings.csv",
+    "cmv_ulmc": "cmv/ulmc.json",
+    "invariance": "invariance.csv",
+    "invariance_scores": "invariance_scores.csv",
+    "group_paths": "group_paths.csv",
+    "model_comparison": "model_comparison.csv",
+    "modindices": "modindices.csv",
+    "residuals": "residuals.csv",
+    "sample_profile": "sample_profile.csv",
+    "descriptives": "descriptives.csv",
+    "collinearity": "collinearity.csv",
+    "effect_sizes": "effect_sizes.csv",
+}
+
+
+def result_path(key: str) -> str:
+    """The relative path of results file ``key`` (see :data:`RESULT_FILES`)."""
+    return RESULT_FILES[key]
+
+
+def write_result(out_dir, key_or_name: str, obj) -> Path:
+    """Write one results file by registry key (or relative name): DataFrame → CSV, str → text, else JSON."""
+    name = RESULT_FILES.get(key_or_name, key_or_name)
+    path = Path(out_dir) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if hasattr(obj, "to_csv"):
+        return write_csv(path, obj)
+    if isinstance(obj, str):
+        path.write_text(obj, encoding="utf-8")
+        return path
+    return write_json(path, obj)
