@@ -363,6 +363,9 @@ def _mediation(b: _Builder, folder: ResultsFolder):
         note += ("" if lang == "zh" else " ") + t("delta_warning")
     if "mediation_type" in ind.columns and (main.get("mediation_type") == "no direct path in model").any():
         note += ("" if lang == "zh" else " ") + t("med_no_direct_note")
+    types = main["mediation_type"].dropna().astype(str) if "mediation_type" in main.columns else pd.Series(dtype=str)
+    if len(main) > 1 and types.nunique() == 1 and types.iloc[0] != "no direct path in model":
+        note += ("" if lang == "zh" else " ") + t("med_one_type", type=T.mediation_type_label(types.iloc[0], lang=lang))
     b.table(T.indirect_display(main, lang=lang), "med_confirm_caption" if confirm else "med_spec_caption", note=note)
     b.figure(folder, "indirect_effects", t("fig_indirect", ci_kind=ci_kind))
     if len(rest):

@@ -194,7 +194,9 @@ def invariance_figure(invariance: pd.DataFrame):
     lo = min(invariance["cfi"].min() - 0.01, 0.94)
     ax.set_ylim(lo, 1.0)
     ax2.set_ylim(0, max(0.1, invariance["rmsea"].max() + 0.01))
-    fig.legend(loc="lower left", bbox_to_anchor=(0.12, 0.2), fontsize=8, frameon=False)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="center right", fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -50,7 +50,8 @@ def _figure_view(b) -> dict:
     svg = Path(b.path).read_text(encoding="utf-8")
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'(<svg[^>]*?)\swidth="[^"]*"\s+height="[^"]*"', r"\1", svg, count=1)
-    return {"kind": "figure", "caption": b.caption, "svg": Markup(svg)}
+    return {"kind": "figure", "caption": b.caption, "svg": Markup(svg),
+            "small": not Path(b.path).stem.startswith("path_diagram")}
 
 
 def render_html(report: Report) -> str:

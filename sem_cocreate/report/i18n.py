@@ -534,6 +534,7 @@ def label(key: str, lang: str, **values) -> str:
 LABELS["en"].update({
     "col_chidf": "χ²/df", "col_ifi": "IFI", "col_pclose": "p close",
     "mc_caption": "Table {n}. Competing models",
+    "med_one_type": "Mediation type (Zhao et al., 2010): {type} for every effect in the table.",
     "fig_caption": "Figure {n}. {text}",
     "fig_path": "Structural model: standardized coefficients (* p < .05, ** p < .01, *** p < .001); dashed arrows "
                 "are not significant at .05; R² inside the endogenous constructs.",
@@ -600,6 +601,7 @@ LABELS["en"].update({
 LABELS["zh"].update({
     "col_chidf": "χ²/df", "col_ifi": "IFI", "col_pclose": "p close",
     "mc_caption": "表 {n}. 竞争模型比较",
+    "med_one_type": "中介类型（Zhao 等，2010）：表中所有效应均为{type}。",
     "fig_caption": "图 {n}. {text}",
     "fig_path": "结构模型：标准化系数（* p < .05，** p < .01，*** p < .001）；虚线表示在 .05 水平不显著；内生构念框内为 R²。",
     "fig_indirect": "验证性间接效应及其 {ci_kind} 置信区间（虚线为零）。",

@@ -688,7 +688,8 @@ def indirect_display(indirect: pd.DataFrame, *, outcome: str | None = None, lang
         d = d[d["to"].fillna("").astype(str) == outcome]
     has_pm = "proportion_mediated" in d.columns and d["proportion_mediated"].notna().any()
     # one mediation type for every row (e.g. no direct paths in the model): said in the note instead
-    has_type = "mediation_type" in d.columns and d["mediation_type"].dropna().astype(str).nunique() > 1
+    types = d["mediation_type"].dropna().astype(str) if "mediation_type" in d.columns else pd.Series(dtype=str)
+    has_type = len(types) > 0 and (types.nunique() > 1 or len(d) == 1)
     has_std = "std.all" in d.columns and d["std.all"].notna().any()
     boot = "method" in d.columns and d["method"].astype(str).str.contains("boot|perc|bca|bc", regex=True).any()
     # a bootstrap table shows no normal-theory p next to its percentile intervals
