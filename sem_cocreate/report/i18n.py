@@ -163,7 +163,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col_beta": "β",
         "col_ci": "95% C.I.",
         "col_supported": "Supported?",
-        "hyp_note": "β: standardized (std.all); b: unstandardized estimate; 95% CI of b ({ci_kind}). "
+        "hyp_note": "β: standardized (std.all); b: unstandardized estimate; 95% C.I. of b ({ci_kind}). "
                     "A hypothesis is supported when p < .05 with the expected sign.",
         "ci_wald": "Wald",
         "ci_boot": "bootstrap, {n_boot} resamples",
@@ -520,7 +520,7 @@ def label(key: str, lang: str, **values) -> str:
     Examples
     --------
     >>> label("col_ci", "en")
-    '95% CI'
+    '95% C.I.'
     >>> label("sample_sentence_noscreen", "zh", n_obs=500)[:9]
     '模型估计样本量 n'
     """
