@@ -216,9 +216,17 @@ def _measurement(b: _Builder, folder: ResultsFolder, names, wording):
     if folder.htmt is not None:
         mx, pair = T.htmt_max(folder.htmt)
         mc = T.htmt_max(folder.htmt_classic)[0] if folder.htmt_classic is not None else float("nan")
-        b.table(T.htmt_display(folder.htmt, lang=lang), "htmt_caption",
-                note=t("htmt_note", max_htmt=T.fmt_num(mx, 2, leading_zero=False), pair=pair,
-                       max_classic=T.fmt_num(mc, 2, leading_zero=False)))
+        note = t("htmt_note", max_htmt=T.fmt_num(mx, 2, leading_zero=False), pair=pair,
+                 max_classic=T.fmt_num(mc, 2, leading_zero=False))
+        ci_file = Path(folder.path) / "validity" / "htmt_ci.csv"
+        if ci_file.is_file():            # HTMT inference in the same table's note: HTMT is shown once
+            ci = pd.read_csv(ci_file)
+            if len(ci) and "ci.upper" in ci.columns:
+                top = ci.loc[ci["ci.upper"].idxmax()]
+                note += ("" if lang == "zh" else " ") + t(
+                    "htmt_inference", upper=T.fmt_num(top["ci.upper"], 2, leading_zero=False),
+                    pair=f"{top['lhs']}–{top['rhs']}", n_boot=T.fmt_int(top.get("n_boot")))
+        b.table(T.htmt_display(folder.htmt, lang=lang), "htmt_caption", note=note)
     else:
         b.missing("validity/htmt.csv")
     if folder.descriptives is not None and len(folder.descriptives):
@@ -286,6 +294,15 @@ def _structural(b: _Builder, folder: ResultsFolder, names):
         models[t("model_cfa")] = mf
     models[t("model_sem")] = folder.fit
     note = t("fit_note") + (("" if lang == "zh" else " ") + t("fit_note_robust") if folder.estimator == "MLR" else "")
+    mf = folder.measurement_fit or {}
+    if all(T._finite(x) for x in (mf.get("chisq"), mf.get("df"), folder.fit.get("chisq"), folder.fit.get("df"))) \
+            and folder.fit["df"] > mf["df"] and folder.estimator == "ML":
+        from scipy.stats import chi2
+
+        dchi, ddf = folder.fit["chisq"] - mf["chisq"], int(folder.fit["df"] - mf["df"])
+        p = T.fmt_p(chi2.sf(max(dchi, 0.0), ddf))
+        note += ("" if lang == "zh" else " ") + t("ag_test", dchi=T.fmt_num(dchi, 2), ddf=ddf,
+                                                   p=p if p.startswith("<") else f"= {p}")
     b.table(T.fit_table(models, lang=lang), "fit_caption_sem", note=note)
     if folder.model_comparison is not None and len(folder.model_comparison):
         b.table(T.model_comparison_display(folder.model_comparison, lang=lang), "mc_caption")

@@ -534,6 +534,10 @@ def label(key: str, lang: str, **values) -> str:
 LABELS["en"].update({
     "col_chidf": "χ²/df", "col_ifi": "IFI", "col_pclose": "p close",
     "mc_caption": "Table {n}. Competing models",
+    "ag_test": "Structural vs measurement model (Anderson & Gerbing, 1988): Δχ²({ddf}) = {dchi}, p {p}.",
+    "htmt_inference": "HTMT inference (Henseler et al., 2015): the largest upper bound of the 95% bootstrap "
+                      "percentile intervals ({n_boot} resamples) is {upper} ({pair}); an upper bound below .85 supports "
+                      "discriminant validity for that pair.",
     "med_one_type": "Mediation type (Zhao et al., 2010): {type} for every effect in the table.",
     "fig_caption": "Figure {n}. {text}",
     "fig_path": "Structural model: standardized coefficients (* p < .05, ** p < .01, *** p < .001); dashed arrows "
@@ -601,6 +605,8 @@ LABELS["en"].update({
 LABELS["zh"].update({
     "col_chidf": "χ²/df", "col_ifi": "IFI", "col_pclose": "p close",
     "mc_caption": "表 {n}. 竞争模型比较",
+    "ag_test": "结构模型与测量模型比较（Anderson & Gerbing，1988）：Δχ²({ddf}) = {dchi}，p {p}。",
+    "htmt_inference": "HTMT 推断（Henseler 等，2015）：95% 自助法百分位区间（{n_boot} 次重抽样）的最大上限为 {upper}（{pair}）；上限低于 .85 即支持该对构念的区分效度。",
     "med_one_type": "中介类型（Zhao 等，2010）：表中所有效应均为{type}。",
     "fig_caption": "图 {n}. {text}",
     "fig_path": "结构模型：标准化系数（* p < .05，** p < .01，*** p < .001）；虚线表示在 .05 水平不显著；内生构念框内为 R²。",
