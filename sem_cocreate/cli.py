@@ -88,7 +88,7 @@ def _add_fit(sub) -> None:
                    help="with --invariance: free this constrained parameter (partial invariance), e.g. 'ks3~1'")
     p.add_argument("--bootstrap", type=_positive_int, default=None, metavar="N",
                    help="bootstrap resamples for indirect effects and other defined parameters (0 = delta method; "
-                        "default 0, and 2000 for the embedded default study)")
+                        "default 5000, and 2000 for the embedded default study)")
     p.add_argument("--ci", default="perc", type=str.lower, choices=["perc", "bc", "bca", "mc"],
                    help="interval for defined parameters: percentile (default), bias-corrected, BCa, Monte Carlo")
     p.add_argument("--screening", metavar="FILE", default=None,
