@@ -22,7 +22,10 @@ SE_ATOL = 0.001
 
 
 def run(argv, capsys):
-    code = main([str(a) for a in argv])
+    argv = [str(a) for a in argv]
+    if argv[0] == "fit" and "--bootstrap" not in argv:
+        argv += ["--bootstrap", "0"]      # these tests check analytic SEs; user data default to 5,000 resamples
+    code = main(argv)
     out = capsys.readouterr()
     return code, out.out, out.err
 
