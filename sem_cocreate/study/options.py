@@ -35,8 +35,10 @@ class StudyOptions:
     model: Path | None = None
     instrument: Path | None = None
     mapping: Path | None = None
+    missing_fields: str = "error"         # a declared essential field absent from the data: "error" or "warn"
     estimator: str = "ml"
     missing: str | None = None
+    information: str = "expected"
     group: str | None = None
     invariance: bool = False
     free: tuple[str, ...] = ()
@@ -69,6 +71,11 @@ class StudyOptions:
             raise OptionError(f"--missing {o.missing}: use listwise or fiml")
         if missing == "fiml" and est == "wlsmv":
             raise OptionError("--missing fiml works with --estimator ml or mlr; WLSMV uses listwise/pairwise data")
+        information = (o.information or "expected").lower()
+        if information not in ("expected", "observed"):
+            raise OptionError(f"--information {o.information}: use expected or observed")
+        if information == "observed" and (est != "ml" or missing != "listwise"):
+            raise OptionError("--information observed works with --estimator ml and --missing listwise")
         if o.invariance and not o.group:
             raise OptionError("--invariance needs --group COLUMN (the column that defines the groups)")
         ci = (o.ci or "perc").lower()
@@ -95,7 +102,7 @@ class StudyOptions:
             bootstrap = (0 if ci == "mc" or est == "wlsmv"
                          else DEFAULT_STUDY_BOOTSTRAP if o.default_study else USER_DATA_BOOTSTRAP)
         return dataclasses.replace(
-            o, estimator=est, missing=missing, ci=ci, bootstrap=bootstrap,
+            o, estimator=est, missing=missing, information=information, ci=ci, bootstrap=bootstrap,
             seed=DEFAULT_SEED if o.seed is None else o.seed,
             data=_path(o.data), model=_path(o.model), instrument=_path(o.instrument), mapping=_path(o.mapping),
             screening=_path(o.screening), out=_path(o.out), free=tuple(o.free),
@@ -103,7 +110,8 @@ class StudyOptions:
 
     def manifest_options(self) -> dict:
         """The options recorded in ``manifest.json``."""
-        return {"estimator": self.estimator.upper(), "missing": self.missing, "group": self.group,
+        return {"estimator": self.estimator.upper(), "missing": self.missing, "information": self.information,
+                "group": self.group,
                 "invariance": self.invariance, "bootstrap": self.bootstrap, "ci": self.ci, "jobs": self.jobs,
                 "scheduler": self.scheduler, "free": list(self.free)}
 

@@ -57,7 +57,7 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
     >>> study.tables["fit"]["cfi"] > 0.9                   # doctest: +SKIP
     True
     """
-    from . import step_fit, step_groups, step_inputs, step_measurement, step_mediation, step_model
+    from . import step_diagnostics, step_fit, step_groups, step_inputs, step_measurement, step_mediation, step_model
 
     if options is None:
         options = StudyOptions(**kwargs)
@@ -78,6 +78,7 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         quality = step_measurement.measurement_quality(options, inputs, fits, log)
         effects = step_mediation.mediation(options, inputs, choice, fits, log)
         groups = step_groups.group_comparisons(options, inputs, choice, fits, log)
+        diagnostics = step_diagnostics.diagnostics(options, fits, log)
         from . import step_tables
 
         paper = step_tables.paper_tables(options, inputs, choice, fits, quality, log)
@@ -94,6 +95,7 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         tables["measurement_fit"] = {k: (None if pd.isna(v) else float(v)) for k, v in fits.measurement.fit.items()}
     tables.update(quality)
     tables.update(groups)
+    tables.update(diagnostics)
     tables.update(paper)
     return StudyResult(options=options, inputs=inputs, model=choice, result=result, measurement=fits.measurement,
                        tables=tables, notes=log.frozen(), started=started,
