@@ -26,7 +26,10 @@ def sha(path: Path) -> str:
 
 
 def run(argv, capsys):
-    code = main([str(a) for a in argv])
+    argv = [str(a) for a in argv]
+    if argv[:1] == ["fit"] and "--data" in argv and "--bootstrap" not in argv and "--ci" not in argv:
+        argv += ["--bootstrap", "0"]   # user data default to 5,000 resamples; these tests are not about them
+    code = main(argv)
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -248,3 +251,11 @@ def test_fit_on_a_wenjuanxing_export(tmp_path, capsys):
     # no method variance was simulated: the method loading runs to its boundary and the report says so
     ulmc = json.loads((out / "cmv" / "ulmc.json").read_text())
     assert ulmc["converged"] is False and "boundary" in ulmc["notes"][-1]
+    # the method-factor model's warnings are that model's notes, not raw warnings on stderr
+    notes = json.loads((out / "notes.json").read_text())
+    topics = {e["topic"] for e in notes["entries"] if e["level"] == "warning"}
+    assert "method-factor model" in topics
+    assert not topics & {"structural model", "measurement model"}
+    assert ".py:" not in err and "Warning:" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "notes.json" in lines[0] and "method-factor model" in lines[0]
