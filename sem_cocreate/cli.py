@@ -16,6 +16,22 @@ from .exceptions import OptionError, SemCocreateError
 DEFAULT_INSTRUMENT = "questionnaires/cocreation.yaml"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a short error: one usage line and the error (not the whole usage block)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        print(f"usage: {self.prog} [options]   (see {self.prog} --help)\nerror: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+class _Terminated(BaseException):
+    """SIGTERM turned into an exception, so the run unwinds (staged folder removed, workers ended)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def _csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -56,6 +72,8 @@ def _add_fit(sub) -> None:
                    help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
     p.add_argument("--mapping", metavar="FILE", default=None,
                    help="optional YAML/CSV mapping of data columns to item ids")
+    p.add_argument("--missing-fields", default="error", choices=["error", "warn"],
+                   help="a declared attention/consent/duration/role field absent from the data: error (default) or warn")
     p.add_argument("--estimator", default="ml", type=str.lower, choices=["ml", "mlr", "wlsmv"],
                    help="estimator (default ml)")
     p.add_argument("--missing", default=None, type=str.lower, choices=["listwise", "fiml"],
@@ -70,7 +88,7 @@ def _add_fit(sub) -> None:
                    help="with --invariance: free this constrained parameter (partial invariance), e.g. 'ks3~1'")
     p.add_argument("--bootstrap", type=_positive_int, default=None, metavar="N",
                    help="bootstrap resamples for indirect effects and other defined parameters (0 = delta method; "
-                        "default 0, and 2000 for the embedded default study)")
+                        "default 5000, and 2000 for the embedded default study)")
     p.add_argument("--ci", default="perc", type=str.lower, choices=["perc", "bc", "bca", "mc"],
                    help="interval for defined parameters: percentile (default), bias-corrected, BCa, Monte Carlo")
     p.add_argument("--screening", metavar="FILE", default=None,
@@ -103,6 +121,8 @@ def _add_screen(sub) -> None:
     p.add_argument("--instrument", metavar="FILE", default=None,
                    help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
     p.add_argument("--mapping", metavar="FILE", default=None, help="column-to-item mapping file")
+    p.add_argument("--missing-fields", default="error", choices=["error", "warn"],
+                   help="a declared attention/consent/duration/role field absent from the data: error (default) or warn")
     p.add_argument("--config", metavar="FILE", default=None, help="YAML with screening rule settings")
     p.add_argument("--set", action="append", default=[], metavar="RULE.KEY=VALUE",
                    help="override a screening setting, e.g. speeders.fraction_of_median=0.4 or mahalanobis.enabled=false")
@@ -181,7 +201,7 @@ def _add_compare(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m sem_cocreate",
         description="Survey SEM for value co-creation in crowdsourcing innovation.",
     )
@@ -201,8 +221,8 @@ def fit_options(args: argparse.Namespace):
 
     return StudyOptions(
         data=args.data, model=args.model, instrument=args.instrument, mapping=args.mapping,
-        estimator=args.estimator, missing=args.missing, group=args.group, invariance=args.invariance,
-        information=args.information,
+        missing_fields=args.missing_fields, estimator=args.estimator, missing=args.missing, group=args.group,
+        invariance=args.invariance, information=args.information,
         free=tuple(args.free), bootstrap=args.bootstrap, ci=args.ci, seed=args.seed, jobs=args.jobs,
         scheduler=args.scheduler, screening=args.screening, no_screening=args.no_screening, out=args.out,
         overwrite=args.overwrite, formats=tuple(args.format), langs=tuple(args.lang),
@@ -293,7 +313,17 @@ def main(argv: list[str] | None = None) -> int:
         if argv is None and len(sys.argv) <= 1 or argv == []:
             parser.print_help()
             return 0
+    import signal
+
+    old_term = None
+    if threading_main():
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        scheduler = getattr(args, "scheduler", None)
+        if scheduler and isinstance(scheduler, str):
+            from .inference.parallel import check_scheduler
+
+            check_scheduler(scheduler)   # before any work, short timeout
         return int(args.func(args) or 0)
     except SemCocreateError as err:
         if args.debug:
@@ -302,5 +332,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _end_workers()
+        print("interrupted (Ctrl-C)" + _nothing_written(args), file=sys.stderr)
         return 130
+    except _Terminated:
+        _end_workers()
+        print("terminated (SIGTERM)" + _nothing_written(args), file=sys.stderr)
+        return 143
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _nothing_written(args) -> str:
+    # fit stages its folder (files.results_folder): an interrupted run leaves none
+    return "; no results folder was written" if getattr(args, "command", None) == "fit" else ""
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _end_workers() -> None:
+    """No worker process outlives an interrupted run (loky's pool; Dask futures are cancelled where
+    they were submitted)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not interrupt the clean-up
+    try:
+        if "sem_cocreate.inference.parallel" in sys.modules:
+            sys.modules["sem_cocreate.inference.parallel"].shutdown_workers()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -160,7 +160,7 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
         # second opinion: semopy's optimizer from its own starting values, then our Fisher scoring
         from ._semopy import semopy_start
 
-        theta_s = semopy_start(spec, model, frames[0])
+        theta_s = semopy_start(spec, model, frames[0], notes=notes)
         if theta_s is not None:
             opt2 = fisher_scoring(model, stats, theta_s)
             if opt2.converged:

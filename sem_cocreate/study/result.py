@@ -85,9 +85,16 @@ class StudyResult:
         inputs = self.inputs
         input_files = {"data": inputs.data_path, "model": self.model.path, "instrument": inputs.instrument_path,
                        "mapping": o.mapping, "screening": o.screening}
-        out_dir = F.prepare_out_dir(out, overwrite=o.overwrite if overwrite is None else overwrite,
-                                    inputs=list(input_files.values()),
-                                    own_folder=o.default_study and out_dir is None and o.out is None)
+        # staged: written into a fresh folder beside ``out``, moved into place only when complete
+        with F.results_folder(out, overwrite=o.overwrite if overwrite is None else overwrite,
+                              inputs=list(input_files.values()),
+                              own_folder=o.default_study and out_dir is None and o.out is None) as stage:
+            reports = self._write_into(stage.tmp, input_files, formats, langs)
+        return [stage.final(p) for p in reports]
+
+    def _write_into(self, out_dir: Path, input_files: dict, formats, langs) -> list[Path]:
+        o = self.options
+        inputs = self.inputs
         written: list[str] = []
         if inputs.screened is not None:
             from ..survey.screening import write_screening

@@ -7,6 +7,7 @@
     quality  <- step_measurement.measurement_quality         (reliability, validity, CMV)
     effects  <- step_mediation.mediation                     (bootstrap / MC / delta intervals, hypotheses)
     groups   <- step_groups.group_comparisons                (invariance, score tests, path Wald tests)
+    paper    <- step_tables.paper_tables                     (sample profile, descriptives, VIF, f²)
     result   <- StudyResult(...)                             (.write() writes the folder and the report)
 
 Every warning raised on the way becomes a note saying which model or analysis it concerns
@@ -78,6 +79,9 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         effects = step_mediation.mediation(options, inputs, choice, fits, log)
         groups = step_groups.group_comparisons(options, inputs, choice, fits, log)
         diagnostics = step_diagnostics.diagnostics(options, fits, log)
+        from . import step_tables
+
+        paper = step_tables.paper_tables(options, inputs, choice, fits, quality, log)
     result = fits.result
     tables: dict = {"estimates": effects.estimates, "fit": _fit_dict(result)}
     r2 = result.r2.copy()
@@ -92,6 +96,7 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
     tables.update(quality)
     tables.update(groups)
     tables.update(diagnostics)
+    tables.update(paper)
     return StudyResult(options=options, inputs=inputs, model=choice, result=result, measurement=fits.measurement,
                        tables=tables, notes=log.frozen(), started=started,
                        simulated=step_inputs.is_simulated(inputs.data_path))
