@@ -22,7 +22,10 @@ SE_ATOL = 0.001
 
 
 def run(argv, capsys):
-    code = main([str(a) for a in argv])
+    argv = [str(a) for a in argv]
+    if argv[0] == "fit" and "--bootstrap" not in argv:
+        argv += ["--bootstrap", "0"]      # these tests check analytic SEs; user data default to 5,000 resamples
+    code = main(argv)
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -37,8 +40,7 @@ def test_fit_measurement_tables_are_the_users_model(tmp_path, capsys):
     case = reference_case("mod_rescov")         # CFA + x7 ~~ x8: lavaan chisq(23)
     model = write_model(tmp_path, "m.lav", case.model + "\nspeed ~ visual + textual\n")
     out = tmp_path / "res"
-    code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening",
-                         "--bootstrap", "0"], capsys)
+    code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening"], capsys)
     assert code == 0, err
     mfit = json.loads((out / "measurement" / "fit.json").read_text())
     assert mfit["df"] == case.fit["df"] == 23
@@ -59,8 +61,7 @@ def test_fit_single_indicator_and_second_order_models(tmp_path, capsys):
         case = reference_case(name)
         model = write_model(tmp_path, f"{name}.lav", case.model)
         out = tmp_path / name
-        code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening",
-                         "--bootstrap", "0"], capsys)
+        code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening"], capsys)
         assert code == 0, err
         fit = json.loads((out / "fit.json").read_text())
         assert fit["chisq"] == pytest.approx(case.fit["chisq"], rel=CHISQ_RTOL)
@@ -75,8 +76,8 @@ def test_fit_information_observed_matches_lavaan(tmp_path, capsys):
     case = reference_case("diag_hs_observed")
     model = write_model(tmp_path, "m.lav", case.model)
     out = tmp_path / "res"
-    code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening", "--bootstrap", "0",
-                        "--information", "observed"], capsys)
+    code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening",
+                        "--information", "observed", "--bootstrap", "0"], capsys)
     assert code == 0, err
     est = pd.read_csv(out / "estimates.csv", keep_default_na=False, na_values=[""])
     both = case.estimates.merge(est, on=["lhs", "op", "rhs"], suffixes=("_lav", ""))
@@ -120,8 +121,7 @@ def test_compare_needs_two_models(tmp_path, capsys):
 def test_fit_with_one_item_based_construct_skips_pairwise_analyses(tmp_path, capsys):
     model = write_model(tmp_path, "one.lav", "A =~ x1 + x2 + x3\nS =~ x4\nA ~ S\n")
     out = tmp_path / "res"
-    code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening",
-                         "--bootstrap", "0"], capsys)
+    code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening"], capsys)
     assert code == 0, err
     assert "Traceback" not in err
     notes = (out / "notes.json").read_text()
