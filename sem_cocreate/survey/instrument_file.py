@@ -48,7 +48,8 @@ _PATTERN_TEXT = {
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ItemId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ITEM_ID_PATTERN)]
 ConstructId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CONSTRUCT_ID_PATTERN)]
-Stage = Literal["antecedent", "process", "outcome"]
+Stage = Literal["antecedent", "process", "outcome", "marker"]
+Actor = Literal["seeker", "solver", "platform", "dyad"]
 FieldKind = Literal["id", "role", "categorical", "numeric", "duration", "attention", "consent", "text"]
 
 
@@ -87,6 +88,7 @@ class ItemModel(_Model):
     roles: list[Text] | None = None
     role_text: dict[str, Bilingual] = {}
     source_labels: list[Text] = []
+    source: str = ""                      # the scale and original item this item adapts
 
 
 class ConstructModel(_Model):
@@ -96,6 +98,8 @@ class ConstructModel(_Model):
     definition: Bilingual
     roles: list[Text] = ["solver", "seeker"]
     sources: list[Text] = []
+    actor: Actor | None = None            # whose value or behaviour the construct is about
+    marker: StrictBool = False            # theoretically unrelated marker construct (CFA marker technique)
     items: list[ItemModel]
 
 
@@ -118,6 +122,8 @@ class HypothesisModel(_Model):
     to: str
     sign: int = 1
     text: OptionalBilingual = OptionalBilingual()
+    rationale: OptionalBilingual = OptionalBilingual()   # why this path (from the paper's account)
+    sources: list[Text] = []                               # literature behind the path
 
     @field_validator("sign", mode="before")
     @classmethod
@@ -383,6 +389,12 @@ def check_consistency(m: InstrumentModel) -> tuple[list[tuple[str, str]], list[s
         ids = [seen_edge[(a, b)] for a, b in zip(cycle, cycle[1:])]
         errors.append(("hypotheses", f"cycle {' -> '.join(cycle)} ({', '.join(ids)}); the structural model "
                                      f"must be recursive (no feedback loops)"))
+    markers = {c.id for c in m.constructs if c.marker or c.stage == "marker"}
+    for hi, h in enumerate(m.hypotheses):
+        for key, value in (("from", h.from_), ("to", h.to)):
+            if value in markers:
+                errors.append((f"hypotheses[{hi}].{key}", f"{value} is a marker construct; a marker must stay "
+                                                          f"theoretically unrelated (no hypothesis)"))
     for mi, med in enumerate(m.mediators):
         if med not in construct_ids:
             errors.append((f"mediators[{mi}]", f"unknown construct {med!r} (known: {', '.join(construct_ids)})"))
@@ -410,13 +422,14 @@ def to_instrument(m: InstrumentModel, *, source_path: str = "") -> Instrument:
                 roles=tuple(c.roles if it.roles is None else it.roles),
                 role_text=tuple((r, t.en, t.zh) for r, t in it.role_text.items()),
                 source_labels=tuple(it.source_labels),
+                source=it.source,
             )
             for it in c.items
         )
         constructs.append(Construct(
             id=c.id, name_en=c.name.en, name_zh=c.name.zh, definition_en=c.definition.en,
             definition_zh=c.definition.zh, stage=c.stage, items=items, sources=tuple(c.sources),
-            roles=tuple(c.roles),
+            roles=tuple(c.roles), actor=c.actor or "", marker=c.marker,
         ))
     fields = []
     for f in m.fields:
@@ -429,7 +442,8 @@ def to_instrument(m: InstrumentModel, *, source_path: str = "") -> Instrument:
             unit=f.unit, after=f.after, minimum=f.min, maximum=f.max, required=f.required,
         ))
     hypotheses = tuple(
-        Hypothesis(id=h.id, from_=h.from_, to=h.to, sign=h.sign, text_en=h.text.en, text_zh=h.text.zh)
+        Hypothesis(id=h.id, from_=h.from_, to=h.to, sign=h.sign, text_en=h.text.en, text_zh=h.text.zh,
+                   rationale_en=h.rationale.en, rationale_zh=h.rationale.zh, sources=tuple(h.sources))
         for h in m.hypotheses
     )
     return Instrument(
