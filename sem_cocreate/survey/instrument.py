@@ -144,6 +144,19 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
+class Moderator:
+    """A multi-group comparison by a field (role, crowdsourcing mode) with its stated hypothesis."""
+
+    id: str                                   # "HG1"
+    field: str                                # grouping field id
+    text_en: str = ""
+    text_zh: str = ""
+    rationale_en: str = ""
+    rationale_zh: str = ""
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Instrument:
     """A whole questionnaire: response scale, constructs with items, other fields, hypotheses."""
 
@@ -156,6 +169,8 @@ class Instrument:
     hypotheses: tuple[Hypothesis, ...] = ()
     missing_codes: tuple[tuple[str, str], ...] = ()   # (code as text, meaning), e.g. ("99", "refused")
     mediators: tuple[str, ...] = ()            # construct ids treated as process mediators (e.g. RI, KS)
+    controls: tuple[str, ...] = ()             # field ids entered as observed covariates of the outcomes
+    moderators: tuple[Moderator, ...] = ()     # multi-group comparisons with their hypotheses
     version: str = "1"
     meta: tuple[tuple[str, str], ...] = field(default=())
     instructions_en: str = ""                  # matrix stem shown above every construct block

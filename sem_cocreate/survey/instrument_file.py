@@ -34,6 +34,7 @@ from .instrument import (
     Instrument,
     InstrumentWarning,
     Item,
+    Moderator,
     ScalePoint,
 )
 
@@ -138,6 +139,14 @@ class HypothesisModel(_Model):
         raise ValueError(f"must be '+' or '-' (got {value!r})")
 
 
+class ModeratorModel(_Model):
+    id: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^H[A-Za-z0-9]+$")]
+    field: str                                              # grouping field (e.g. role, mode)
+    text: OptionalBilingual = OptionalBilingual()
+    rationale: OptionalBilingual = OptionalBilingual()
+    sources: list[Text] = []
+
+
 class InstrumentModel(_Model):
     id: ItemId
     version: str | int = "1"
@@ -150,6 +159,8 @@ class InstrumentModel(_Model):
     fields: list[FieldModel] = []
     hypotheses: list[HypothesisModel] = []
     mediators: list[str] = []
+    controls: list[str] = []                               # fields entered as observed covariates of the outcomes
+    moderators: list[ModeratorModel] = []                  # multi-group comparisons, each with its hypothesis
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -395,6 +406,13 @@ def check_consistency(m: InstrumentModel) -> tuple[list[tuple[str, str]], list[s
             if value in markers:
                 errors.append((f"hypotheses[{hi}].{key}", f"{value} is a marker construct; a marker must stay "
                                                           f"theoretically unrelated (no hypothesis)"))
+    field_ids = [f.id for f in m.fields]
+    for ci_, ctrl in enumerate(m.controls):
+        if ctrl not in field_ids:
+            errors.append((f"controls[{ci_}]", f"unknown field {ctrl!r} (fields: {', '.join(field_ids)})"))
+    for gi, g in enumerate(m.moderators):
+        if g.field not in field_ids:
+            errors.append((f"moderators[{gi}].field", f"unknown field {g.field!r} (fields: {', '.join(field_ids)})"))
     for mi, med in enumerate(m.mediators):
         if med not in construct_ids:
             errors.append((f"mediators[{mi}]", f"unknown construct {med!r} (known: {', '.join(construct_ids)})"))
@@ -456,6 +474,10 @@ def to_instrument(m: InstrumentModel, *, source_path: str = "") -> Instrument:
         hypotheses=hypotheses,
         missing_codes=tuple((str(mc.code), f"{mc.en} ({mc.zh})") for mc in m.missing_codes),
         mediators=tuple(m.mediators),
+        controls=tuple(m.controls),
+        moderators=tuple(Moderator(id=g.id, field=g.field, text_en=g.text.en, text_zh=g.text.zh,
+                                   rationale_en=g.rationale.en, rationale_zh=g.rationale.zh,
+                                   sources=tuple(g.sources)) for g in m.moderators),
         version=str(m.version),
         meta=tuple((k, str(v)) for k, v in m.meta.items()),
         instructions_en=m.instructions.en,
