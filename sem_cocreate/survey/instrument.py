@@ -170,13 +170,13 @@ class Instrument:
     hypotheses: tuple[Hypothesis, ...] = ()
     missing_codes: tuple[tuple[str, str], ...] = ()   # (code as text, meaning), e.g. ("99", "refused")
     mediators: tuple[str, ...] = ()            # construct ids treated as process mediators (e.g. RI, KS)
-    controls: tuple[str, ...] = ()             # field ids entered as observed covariates of the outcomes
-    moderators: tuple[Moderator, ...] = ()     # multi-group comparisons with their hypotheses
     version: str = "1"
     meta: tuple[tuple[str, str], ...] = field(default=())
     instructions_en: str = ""                  # matrix stem shown above every construct block
     instructions_zh: str = ""
     source_path: str = ""                      # the file it was loaded from, as given
+    controls: tuple[str, ...] = ()             # field ids entered as observed covariates of the outcomes
+    moderators: tuple[Moderator, ...] = ()     # multi-group comparisons with their hypotheses
 
     # -- convenience lookups (cheap, no caching needed at these sizes) --------------------------
     @property
