@@ -271,3 +271,32 @@ def test_paths_type_i_error_and_coverage_slow(three):
     hi = binom.ppf(1 - NULL_BOUND_P / 2, k, liberal) / k
     assert lo <= paths.loc["b_SV_IA", "power"] <= hi
     assert paths["coverage"].between(1 - hi, 1 - lo).all(), paths["coverage"]
+
+
+def test_cross_role_sample_size_formula():
+    """n per role for a cross-role difference of .15 in beta with 80% power: the Wald-test arithmetic."""
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import norm
+
+    import sem_cocreate as sc
+    from sem_cocreate.inference.power import cross_role_sample_size
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(500)
+    data = pd.DataFrame({"x": x, "y": 0.3 * x + np.sqrt(1 - 0.09) * rng.standard_normal(500)})
+    res = sc.sem("y ~ b*x", data)
+    tab = cross_role_sample_size(res, delta=0.15, power=0.80)
+    row = tab.iloc[0]
+    z = norm.ppf(0.975) + norm.ppf(0.80)
+    # at n_per_role in each group, delta / se_diff reaches z (up to the ceiling)
+    se_diff = row["se1"] * np.sqrt(2 / row["n_per_role"])
+    assert 0.15 / se_diff == pytest.approx(z, rel=0.01)
+    assert row["n_total"] == pytest.approx(2 * row["n_per_role"], abs=1)
+    # a standardized simple-regression slope has se about (1 - beta^2) / sqrt(n): se1 about 0.91
+    assert row["se1"] == pytest.approx(1 - 0.09, abs=0.08)
+    # unequal groups need more respondents in total; a larger difference fewer
+    assert cross_role_sample_size(res, share=0.3).iloc[0]["n_total"] > row["n_total"]
+    assert cross_role_sample_size(res, delta=0.3).iloc[0]["n_per_role"] < row["n_per_role"]
+    with pytest.raises(OptionError):
+        cross_role_sample_size(res, delta=0)
