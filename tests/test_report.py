@@ -154,7 +154,7 @@ def test_chinese_report_headings_and_hypotheses(results):
         assert f"{h['id']}（{h['path']}）{verdict}" in md
     assert re.search(r"\*\*表 \d+\. 假设检验（结构路径）\*\*", md)
     assert "| 假设 | 路径 | β | b | SE | p | 95% C.I. | 是否支持 |" in md
-    assert "平台支持与治理" in md                  # construct names from the instrument
+    assert "制度安排" in md                  # construct names from the instrument
     assert "Structural model" not in md and "Supported?" not in md
 
 
