@@ -211,7 +211,7 @@ def test_mediation_from_indirect_csv(copy):
     ind["n_failed"] = 2
     ind["proportion_mediated"] = np.where(ind["kind"] == "specific", 0.25, np.nan)
     ind["mediation_type"] = np.where(ind["kind"] == "specific", "indirect-only", "complementary")
-    ind["family"] = np.where((ind["kind"] == "specific") & (ind["to"] == "VCC"), "confirmatory", "exploratory")
+    ind["family"] = np.where((ind["kind"] == "specific") & (ind["to"] == ind.loc[ind["kind"] == "specific", "to"].iloc[0]), "confirmatory", "exploratory")
     ind["pvalue.adj"] = np.where(ind["family"] == "confirmatory", 0.004, np.nan)
     ind.to_csv(copy / "indirect.csv", index=False)
     render_report(copy, formats=("md",), langs=("en", "zh"))
@@ -241,7 +241,8 @@ def test_mediation_table_of_the_pipeline(results):
     from sem_cocreate.report.figures import confirmatory_rows
 
     main_rows = confirmatory_rows(ind).reset_index(drop=True)
-    assert len(rows) == len(main_rows) and len(rows) < 20
+    # the main table is the pre-specified confirmatory family only (the other defined effects: appendix)
+    assert len(rows) == len(main_rows) and len(rows) < len(ind)
     for row, r in zip(rows, main_rows.to_dict("records")):
         assert row[2] == T.fmt_num(r["est"], 3) and row[3] == T.fmt_num(r["se"], 3)
         assert row[4].strip("*") == T.fmt_ci(r["ci.lower"], r["ci.upper"], 3)
@@ -259,13 +260,17 @@ def test_warning_box_for_non_convergence_and_heywood(copy):
     fit["converged"] = False
     (copy / "fit.json").write_text(json.dumps(fit))
     notes = json.loads((copy / "notes.json").read_text())
-    notes["notes"].append("Heywood case: negative variance of ks3 (-0.012)")
+    notes["entries"].append({"topic": "structural model", "message": "Heywood case: negative variance of ks3 (-0.012)",
+                             "level": "warning"})
+    notes["entries"].append({"topic": "method-factor model", "message": "the optimizer did not converge",
+                             "level": "warning"})   # an auxiliary model: not in the box
     (copy / "notes.json").write_text(json.dumps(notes))
     render_report(copy, formats=("md", "html"), langs=("en",))
     md = (copy / "report.md").read_text(encoding="utf-8")
     assert "> **⚠ Check before using these results**" in md
     assert "> - **The model did not converge: the estimates below are not trustworthy.**" in md
-    assert "> - **Heywood case: negative variance of ks3 (-0.012)**" in md
+    assert "> - **structural model: Heywood case: negative variance of ks3 (-0.012)**" in md
+    assert "method-factor model: the optimizer" not in md.split("Check before using these results")[1].split("\n\n")[0]
     assert '<div class="warning" role="alert">' in (copy / "report.html").read_text(encoding="utf-8")
 
 

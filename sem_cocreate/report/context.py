@@ -99,10 +99,28 @@ def _names(instrument, lang):
     return names, wording
 
 
+#: note topics about the user's own model; warnings of auxiliary analyses stay in the notes
+_OWN_MODEL_TOPICS = ("structural model", "measurement model", "bootstrap")
+
+
 def _warnings(folder: ResultsFolder, lang: str) -> list[str]:
+    """The "check before using these results" box: problems of the user's own model only.
+
+    Folders with topic-tagged ``entries`` (notes.json of this version) keep warnings of auxiliary
+    models (the method-factor model, the single-factor model, HTMT, ...) out of the box: those are
+    reported where their analysis is, and in the notes.
+    """
     items = []
     if not folder.converged:
         items.append(label("not_converged", lang))
+    entries = folder.notes.get("entries")
+    if isinstance(entries, list):
+        for e in entries:
+            if isinstance(e, dict) and e.get("level") == "warning" and e.get("topic") in _OWN_MODEL_TOPICS:
+                text = f"{e.get('topic')}: {e.get('message')}"
+                if text not in items:
+                    items.append(text)
+        return items
     for note in folder.notes.get("notes", []) or []:
         low = str(note).lower()
         if any(k in low for k in ("heywood", "not positive", "warning", "did not converge", "not identified",
