@@ -227,6 +227,10 @@ def write_docx(report: Report, path) -> Path:
                 r2.font.size = Pt(8.5)
             else:
                 doc.add_paragraph()
-    path = Path(path)
-    doc.save(str(path))
-    return path
+    import io
+
+    from ..files import write_bytes
+
+    buf = io.BytesIO()
+    doc.save(buf)
+    return write_bytes(Path(path), buf.getvalue())   # never through a symbolic link
