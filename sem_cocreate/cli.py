@@ -203,10 +203,16 @@ def fit_options(args: argparse.Namespace):
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from .files import claim_out_dir
+    from .study.options import DEFAULT_OUT
     from .study.run import run_study
 
-    study = run_study(fit_options(args))
-    reports = study.write()
+    inputs = [args.data, args.model, args.instrument, args.mapping, args.screening]
+    # --out checked (and locked against a second run) before any work
+    with claim_out_dir(args.out or DEFAULT_OUT, overwrite=args.overwrite, inputs=inputs,
+                       own_folder=args.out is None):
+        study = run_study(fit_options(args))
+        reports = study.write()
     out = reports[0].parent if reports else study.options.out
     print(f"results: {out}")
     for path in reports:
