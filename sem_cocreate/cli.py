@@ -46,6 +46,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _finite_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def _add_common_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_positive_int, default=None,
                    help="every random draw follows from it: same seed, same numbers (default: 20260101 for fit)")
@@ -134,11 +146,11 @@ def _add_simulate(sub) -> None:
     p.add_argument("--out", metavar="FILE", required=True, help="csv file to write")
     p.add_argument("--instrument", metavar="FILE", default=None, help="questionnaire YAML")
     p.add_argument("--population", metavar="FILE", default=None, help="population model YAML")
-    p.add_argument("--missing", type=float, default=0.0, help="MCAR missing rate (default 0)")
-    p.add_argument("--mar", type=float, default=0.0, help="MAR missing rate (default 0)")
-    p.add_argument("--careless", type=float, default=0.0, help="share of careless respondents (default 0)")
+    p.add_argument("--missing", type=_finite_float, default=0.0, help="MCAR missing rate (default 0)")
+    p.add_argument("--mar", type=_finite_float, default=0.0, help="MAR missing rate (default 0)")
+    p.add_argument("--careless", type=_finite_float, default=0.0, help="share of careless respondents (default 0)")
     p.add_argument("--roles", action="store_true", help="two respondent roles (solver, seeker) with different paths")
-    p.add_argument("--skew", type=float, default=0.0, help="threshold skew (default 0: symmetric)")
+    p.add_argument("--skew", type=_finite_float, default=0.0, help="threshold skew (default 0: symmetric)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_simulate)
 
@@ -150,7 +162,7 @@ def _add_power(sub) -> None:
     p.add_argument("--model", metavar="FILE", default=None, help="population model YAML (default: the co-creation model)")
     p.add_argument("--n", default="200,300,500", type=_csv_list, help="sample sizes, comma-separated")
     p.add_argument("--reps", type=_positive_int, default=200, help="replications per sample size")
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=_finite_float, default=0.05)
     _add_common_run(p)
     p.add_argument("--out", metavar="DIR", default=None, help="folder for power.csv")
     p.add_argument("--overwrite", action="store_true")
