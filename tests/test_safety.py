@@ -454,3 +454,21 @@ def test_semopy_is_not_given_a_factor_without_marker():
     assert semopy_start(spec, RAMModel(spec), df, notes=notes) is None
     assert notes == ["semopy's second opinion not used: factor(s) F have no fixed loading, on which semopy's "
                      "starting values loop"]
+
+
+def test_screen_refuses_the_data_folder_and_a_mapping_inside_out(tmp_path, inputs, capsys):
+    data, inst = inputs
+    out = tmp_path / "screened"
+    out.mkdir()
+    mapping = out / "mapping.yaml"
+    mapping.write_text("columns: {}\n")
+    before = hashes(data, inst, mapping)
+    assert main(["screen", "--data", str(data), "--instrument", str(inst), "--out", str(data.parent),
+                 "--overwrite"]) == 2
+    assert one_line(capsys.readouterr().err).startswith(f"error: --out {data.parent} contains the input file")
+    assert main(["screen", "--data", str(data), "--instrument", str(inst), "--mapping", str(mapping),
+                 "--out", str(out), "--overwrite"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        f"error: --out {out} contains the input file {mapping}; choose another results folder "
+        "(inputs are never written)")
+    unchanged(before)
