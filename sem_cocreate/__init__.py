@@ -19,7 +19,13 @@ from ._version import __version__
 _API = {
     "sem": "engine.api",
     "cfa": "engine.api",
+    "growth": "engine.api",
     "fit_sem": "engine.fit",
+    "modindices": "engine.api",
+    "compare_models": "engine.api",
+    "residuals": "engine.api",
+    "predict": "engine.api",
+    "measurement_syntax": "engine.measurement_part",
     "SEMResult": "engine.result",
     "load_instrument": "survey.instrument_file",
     "Instrument": "survey.instrument",

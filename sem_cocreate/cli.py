@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .exceptions import SemCocreateError
+from .exceptions import OptionError, SemCocreateError
 
 DEFAULT_INSTRUMENT = "questionnaires/cocreation.yaml"
 
@@ -84,19 +84,23 @@ def _add_fit(sub) -> None:
                    help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
     p.add_argument("--mapping", metavar="FILE", default=None,
                    help="optional YAML/CSV mapping of data columns to item ids")
+    p.add_argument("--missing-fields", default="error", choices=["error", "warn"],
+                   help="a declared attention/consent/duration/role field absent from the data: error (default) or warn")
     p.add_argument("--estimator", default="ml", type=str.lower, choices=["ml", "mlr", "wlsmv"],
                    help="estimator (default ml)")
     p.add_argument("--missing", default=None, type=str.lower, choices=["listwise", "fiml"],
                    help="listwise (default for ml) or fiml (ml and mlr)")
     p.add_argument("--group", metavar="COLUMN", default=None,
                    help="multi-group model by this column")
+    p.add_argument("--information", default="expected", type=str.lower, choices=["expected", "observed"],
+                   help="standard errors from the expected (default) or observed information")
     p.add_argument("--invariance", action="store_true",
                    help="with --group: configural, metric, scalar and strict invariance tests")
     p.add_argument("--free", action="append", default=[], metavar="PARAM",
                    help="with --invariance: free this constrained parameter (partial invariance), e.g. 'ks3~1'")
     p.add_argument("--bootstrap", type=_positive_int, default=None, metavar="N",
                    help="bootstrap resamples for indirect effects and other defined parameters (0 = delta method; "
-                        "default 0, and 2000 for the embedded default study)")
+                        "default 5000, and 2000 for the embedded default study)")
     p.add_argument("--ci", default="perc", type=str.lower, choices=["perc", "bc", "bca", "mc"],
                    help="interval for defined parameters: percentile (default), bias-corrected, BCa, Monte Carlo")
     p.add_argument("--screening", metavar="FILE", default=None,
@@ -129,6 +133,8 @@ def _add_screen(sub) -> None:
     p.add_argument("--instrument", metavar="FILE", default=None,
                    help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
     p.add_argument("--mapping", metavar="FILE", default=None, help="column-to-item mapping file")
+    p.add_argument("--missing-fields", default="error", choices=["error", "warn"],
+                   help="a declared attention/consent/duration/role field absent from the data: error (default) or warn")
     p.add_argument("--config", metavar="FILE", default=None, help="YAML with screening rule settings")
     p.add_argument("--set", action="append", default=[], metavar="RULE.KEY=VALUE",
                    help="override a screening setting, e.g. speeders.fraction_of_median=0.4 or mahalanobis.enabled=false")
@@ -184,6 +190,26 @@ def _add_questionnaire(sub) -> None:
     p.set_defaults(func=cmd_questionnaire)
 
 
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="fit two or more model files on the same data; lavTestLRT-style table",
+                       description="Fit two or more lavaan-syntax model files on the same (screened) data and "
+                                   "write the lavTestLRT-style comparison (model_comparison.csv): df, AIC, BIC, "
+                                   "chi-square, and each model tested against the one with fewer df (scaled "
+                                   "difference, Satorra-Bentler 2001, under mlr).")
+    p.add_argument("--data", metavar="FILE", required=True, help="the data file (as for fit)")
+    p.add_argument("--model", metavar="FILE", action="append", required=True,
+                   help="a lavaan-syntax model file; give --model two or more times")
+    p.add_argument("--instrument", metavar="FILE", default=None,
+                   help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
+    p.add_argument("--mapping", metavar="FILE", default=None)
+    p.add_argument("--estimator", default="ml", type=str.lower, choices=["ml", "mlr"])
+    p.add_argument("--group", metavar="COLUMN", default=None)
+    p.add_argument("--no-screening", action="store_true", help="skip careless-responding screening")
+    p.add_argument("--out", metavar="DIR", required=True, help="folder for model_comparison.csv")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
@@ -194,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sem_cocreate {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_fit, _add_report, _add_screen, _add_simulate, _add_power, _add_questionnaire):
+    for add in (_add_fit, _add_report, _add_screen, _add_simulate, _add_power, _add_questionnaire, _add_compare):
         add(sub)
     return parser
 
@@ -207,7 +233,8 @@ def fit_options(args: argparse.Namespace):
 
     return StudyOptions(
         data=args.data, model=args.model, instrument=args.instrument, mapping=args.mapping,
-        estimator=args.estimator, missing=args.missing, group=args.group, invariance=args.invariance,
+        missing_fields=args.missing_fields, estimator=args.estimator, missing=args.missing, group=args.group,
+        invariance=args.invariance, information=args.information,
         free=tuple(args.free), bootstrap=args.bootstrap, ci=args.ci, seed=args.seed, jobs=args.jobs,
         scheduler=args.scheduler, screening=args.screening, no_screening=args.no_screening, out=args.out,
         overwrite=args.overwrite, formats=tuple(args.format), langs=tuple(args.lang),
@@ -241,6 +268,25 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if others:
         print(f"note: {len(others)} more warning(s) about auxiliary analyses "
               f"({', '.join(sorted({n.topic for n in others}))}): see {out}/notes.json", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .files import prepare_out_dir
+    from .study.options import StudyOptions
+    from .study.step_diagnostics import run_compare
+
+    if len(args.model) < 2:
+        raise OptionError("compare needs --model two or more times")
+    options = StudyOptions(data=args.data, model=args.model[0], instrument=args.instrument, mapping=args.mapping,
+                           estimator=args.estimator, group=args.group, no_screening=args.no_screening)
+    table = run_compare(options, args.model)
+    out = prepare_out_dir(args.out, overwrite=args.overwrite, inputs=[args.data, *args.model])
+    from .files import write_csv
+
+    path = write_csv(out / "model_comparison.csv", table, index=False)   # formulas inert, never through a link
+    print(table.to_string(index=False))
+    print(f"results: {path}")
     return 0
 
 

@@ -205,11 +205,14 @@ def information_checks(info: np.ndarray, npar: int):
 
 
 def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, converged, notes,
-                    fmin, vcov=None, test=None, extra_fit=None, chisq=None, internals=None) -> SEMResult:
+                    fmin, vcov=None, test=None, extra_fit=None, chisq=None, internals=None,
+                    neq: int = 0) -> SEMResult:
     """Build the estimates table, fit measures and R² for a solution ``theta``.
 
     Estimators plug in through ``vcov`` (the parameter covariance matrix; default: inverse expected
     information / N), ``chisq`` (default ``N * fmin``) and ``extra_fit`` (more fit measures).
+    ``neq`` is the rank of the general equality constraints: lavaan adds it to ``df`` and takes it
+    off ``npar`` (:mod:`.constraints`).
     """
     from scipy.stats import norm
 
@@ -307,10 +310,10 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     est = est[cols]
     # fit measures
     ndat, nfixedx = data_moments(spec)
-    df = ndat - npar - nfixedx
+    df = ndat - npar - nfixedx + neq
     if chisq is None:
         chisq = N * fmin
-    fm = fit_measures(chisq=chisq, df=df, npar=npar, stats=stats, implied=implied,
+    fm = fit_measures(chisq=chisq, df=df, npar=npar - neq, stats=stats, implied=implied,
                       meanstructure=spec.meanstructure, ngroups=len(spec.groups),
                       x_idx=[spec.ov_names.index(v) for v in spec.ov_x])
     if extra_fit:

@@ -7,6 +7,7 @@
     quality  <- step_measurement.measurement_quality         (reliability, validity, CMV)
     effects  <- step_mediation.mediation                     (bootstrap / MC / delta intervals, hypotheses)
     groups   <- step_groups.group_comparisons                (invariance, score tests, path Wald tests)
+    paper    <- step_tables.paper_tables                     (sample profile, descriptives, VIF, f²)
     result   <- StudyResult(...)                             (.write() writes the folder and the report)
 
 Every warning raised on the way becomes a note saying which model or analysis it concerns
@@ -56,7 +57,7 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
     >>> study.tables["fit"]["cfi"] > 0.9                   # doctest: +SKIP
     True
     """
-    from . import step_fit, step_groups, step_inputs, step_measurement, step_mediation, step_model
+    from . import step_diagnostics, step_fit, step_groups, step_inputs, step_measurement, step_mediation, step_model
 
     if options is None:
         options = StudyOptions(**kwargs)
@@ -77,6 +78,10 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         quality = step_measurement.measurement_quality(options, inputs, fits, log)
         effects = step_mediation.mediation(options, inputs, choice, fits, log)
         groups = step_groups.group_comparisons(options, inputs, choice, fits, log)
+        diagnostics = step_diagnostics.diagnostics(options, fits, log)
+        from . import step_tables
+
+        paper = step_tables.paper_tables(options, inputs, choice, fits, quality, log)
     result = fits.result
     tables: dict = {"estimates": effects.estimates, "fit": _fit_dict(result)}
     r2 = result.r2.copy()
@@ -90,6 +95,8 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         tables["measurement_fit"] = {k: (None if pd.isna(v) else float(v)) for k, v in fits.measurement.fit.items()}
     tables.update(quality)
     tables.update(groups)
+    tables.update(diagnostics)
+    tables.update(paper)
     return StudyResult(options=options, inputs=inputs, model=choice, result=result, measurement=fits.measurement,
                        tables=tables, notes=log.frozen(), started=started,
                        simulated=step_inputs.is_simulated(inputs.data_path))

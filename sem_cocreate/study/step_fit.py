@@ -24,13 +24,11 @@ class Fits:
 
 
 def measurement_syntax(spec) -> str:
-    """The CFA (measurement part) of a model: its ``=~`` lines, all factors correlated."""
-    pt = spec.partable
-    lines = []
-    for lv in spec.lv_names:
-        inds = pt[(pt["op"] == "=~") & (pt["lhs"] == lv) & (pt["group"] == 1)]["rhs"].tolist()
-        lines.append(f"{lv} =~ " + " + ".join(inds))
-    return "\n".join(lines) + "\n"
+    """The CFA (measurement part) of the user's model, as written (:mod:`..engine.measurement_part`):
+    ``=~`` lines with fixed values, labels, ``NA*``, ``start()``, residual covariances, higher-order factors."""
+    from ..engine.measurement_part import measurement_syntax as user_measurement
+
+    return user_measurement(spec) + "\n"
 
 
 def constructs_of(spec) -> dict[str, list[str]]:
@@ -51,7 +49,7 @@ def fit_models(options: StudyOptions, inputs, choice, log: NoteLog) -> Fits:
     estimator = options.estimator.upper()
     with log.capture("structural model"):
         result = fit_sem(choice.syntax, inputs.data, estimator=estimator, missing=options.missing,
-                         group=options.group)
+                         group=options.group, information=options.information)
     log.extend("structural model", [n for n in result.notes if not _is_warning_note(n)])
     if not result.internals.get("identified", True):
         raise FitError("the model is not identified (singular information matrix); fix a loading or variance "
@@ -61,8 +59,21 @@ def fit_models(options: StudyOptions, inputs, choice, log: NoteLog) -> Fits:
     if constructs:
         cfa = measurement_syntax(result.spec)
         with log.capture("measurement model"):
-            measurement = fit_sem(cfa, inputs.data, estimator=estimator, missing=options.missing)
+            measurement = fit_sem(cfa, inputs.data, estimator=estimator, missing=options.missing,
+                                  information=options.information)
+        constructs = _item_based(result.spec, constructs, log)
     return Fits(result, measurement, cfa, constructs)
+
+
+def _item_based(spec, constructs: dict, log: NoteLog) -> dict:
+    """The constructs reliability / AVE / HTMT apply to; a note for each one skipped."""
+    from ..engine.measurement_part import construct_analyses
+
+    table = construct_analyses(spec).set_index("construct")
+    for lv in table.index[~table["reliability"].astype(bool)]:
+        log.add("measurement model", f"reliability, AVE and HTMT skipped for {lv}: {table.loc[lv, 'note']}")
+    return {lv: items for lv, items in constructs.items()
+            if lv not in table.index or bool(table.loc[lv, "reliability"])}
 
 
 def _is_warning_note(note: str) -> bool:

@@ -4,6 +4,8 @@
     responses   <- read_responses(--data | demo data, mapping)   (readers per platform, column mapping)
     data        <- validate_responses(responses, instrument)     (ranges, missing codes, reverse-keying once)
     screened    <- screen(data, instrument, config)              (unless --no-screening or no instrument)
+    data        <- analysis_sample(data, ...)                    (ONE sample for every table: complete cases of
+                                                                  the model variables, all rows under FIML)
 
 Returns :class:`Inputs`: the data every later step analyses, and what the report says about them.
 """
@@ -30,6 +32,7 @@ class Inputs:
     data_path: Path
     data: pd.DataFrame              # validated (and screened) responses: the analysis data
     screened: Any = None            # survey.screening.Screened, or None when not screened
+    analysis_sample: Any = None     # {"n", "n_screened", "n_incomplete", "missing", "variables"}
 
 
 def resource_path(relpath: str) -> Path:
@@ -61,7 +64,8 @@ def read_inputs(options: StudyOptions, log: NoteLog) -> Inputs:
     if not data_path.is_file():
         raise InputFileError(f"--data {data_path}: file not found; give the survey export (csv, xlsx, sav, dta)")
     with log.capture("data import"):
-        responses = read_responses(data_path, instrument=instrument, mapping=options.mapping)
+        responses = read_responses(data_path, instrument=instrument, mapping=options.mapping,
+                                   missing_fields=options.missing_fields)
     log.extend("data import", responses.notes)
     screened = None
     if instrument is None:
@@ -80,7 +84,40 @@ def read_inputs(options: StudyOptions, log: NoteLog) -> Inputs:
     recoded = list(data.attrs.get("reverse_recoded") or ())
     if recoded:
         log.add("data import", f"reverse-keyed item(s) recoded once (min + max − x): {', '.join(recoded)}")
-    return Inputs(instrument, instrument_path, data_path, data, screened)
+    data, sample = analysis_sample(data, instrument, options)
+    log.add("data import", f"analysis sample: n = {sample['n']} ({sample['how']}); every table (reliability, "
+                           "validity, item statistics, models) uses it")
+    return Inputs(instrument, instrument_path, data_path, data, screened, sample)
+
+
+def analysis_sample(data: pd.DataFrame, instrument, options: StudyOptions) -> tuple[pd.DataFrame, dict]:
+    """The one sample every table is computed on: complete cases of the model variables (FIML: all rows).
+
+    The model variables are the instrument's items (or, with ``--model``, the data columns the model file
+    names) and the ``--group`` column. lavaan's ``missing = "listwise"`` drops the same rows, so α (psych)
+    and ω / CR / AVE (semTools, from the fitted model) describe the same respondents.
+    """
+    import re
+
+    cols = set(map(str, data.columns))
+    if options.model is not None and Path(options.model).is_file():
+        text = Path(options.model).read_text(encoding="utf-8-sig", errors="replace")
+        names = [c for c in dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", text)) if c in cols]
+    else:
+        names = [i for i in instrument.item_ids() if i in cols]
+    if options.group and options.group in cols:
+        names.append(options.group)
+    n0 = len(data)
+    if (options.missing or "listwise").lower() == "fiml":
+        return data, {"n": n0, "n_screened": n0, "n_incomplete": 0, "missing": "fiml", "variables": names,
+                      "how": "FIML: every screened respondent"}
+    keep = data[names].notna().all(axis=1) if names else pd.Series(True, index=data.index)
+    out = data.loc[keep].copy()
+    out.attrs = dict(data.attrs)
+    dropped = int((~keep).sum())
+    return out, {"n": int(keep.sum()), "n_screened": n0, "n_incomplete": dropped, "missing": "listwise",
+                 "variables": names, "how": f"complete cases of the {len(names)} model variables; {dropped} of "
+                                            f"{n0} screened respondent(s) with a missing answer dropped listwise"}
 
 
 def is_simulated(path: Path) -> bool:

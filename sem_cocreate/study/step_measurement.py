@@ -19,6 +19,10 @@ from .options import StudyOptions
 def measurement_quality(options: StudyOptions, inputs, fits, log: NoteLog) -> dict:
     if fits.measurement is None:
         return {}
+    if not fits.constructs:
+        log.add("measurement model", "no construct with two or more items and free loadings: item-based "
+                                     "reliability, validity and common-method checks do not apply")
+        return {}
     out = _quality(fits.measurement, inputs.data, fits.constructs, seed=options.seed, log=log)
     if options.estimator != "wlsmv":
         out.update(_common_method(fits, inputs.data, estimator=options.estimator.upper(),
@@ -43,7 +47,11 @@ def _quality(measurement, data, constructs, *, seed, log: NoteLog) -> dict:
         out["htmt"] = htmt(data, constructs, htmt2=True)
         out["htmt_classic"] = htmt(data, constructs, htmt2=False)
     with log.capture("Fornell-Larcker"):
-        out["fornell_larcker"] = fornell_larcker(est, data=data)
+        # only the item-based constructs (not single-indicator, higher-order or growth factors), with
+        # their latent correlations implied by the whole measurement model
+        item_est = est[(est["op"] != "=~") | est["lhs"].isin(list(constructs))]
+        out["fornell_larcker"] = fornell_larcker(item_est, ave=rel.set_index("construct")["ave"],
+                                                 latent_cor=_latent_cor(measurement))
     try:
         out["measurement_flags"] = measurement_flags(rel, ist)
     except Exception as err:  # noqa: BLE001 - flags are advisory
@@ -71,6 +79,19 @@ def _quality(measurement, data, constructs, *, seed, log: NoteLog) -> dict:
     except Exception as err:  # noqa: BLE001 - advisory only
         log.add("ordinal-data check", f"not run: {err}")
     return out
+
+
+def _latent_cor(measurement):
+    """Model-implied latent correlations of a fitted measurement model (``lavInspect(fit, "cor.lv")``)."""
+    import numpy as np
+    import pandas as pd
+
+    model = measurement.internals["model"]
+    full = model.implied(measurement.theta)[0][3]
+    p = len(model.ov)
+    cov = full[p:, p:]
+    sd = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
+    return pd.DataFrame(cov / np.outer(sd, sd), index=model.lv, columns=model.lv)
 
 
 def _common_method(fits, data, *, estimator, missing, log: NoteLog) -> dict:
