@@ -46,6 +46,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _finite_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def _add_common_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_positive_int, default=None,
                    help="every random draw follows from it: same seed, same numbers (default: 20260101 for fit)")
@@ -140,11 +152,11 @@ def _add_simulate(sub) -> None:
     p.add_argument("--out", metavar="FILE", required=True, help="csv file to write")
     p.add_argument("--instrument", metavar="FILE", default=None, help="questionnaire YAML")
     p.add_argument("--population", metavar="FILE", default=None, help="population model YAML")
-    p.add_argument("--missing", type=float, default=0.0, help="MCAR missing rate (default 0)")
-    p.add_argument("--mar", type=float, default=0.0, help="MAR missing rate (default 0)")
-    p.add_argument("--careless", type=float, default=0.0, help="share of careless respondents (default 0)")
+    p.add_argument("--missing", type=_finite_float, default=0.0, help="MCAR missing rate (default 0)")
+    p.add_argument("--mar", type=_finite_float, default=0.0, help="MAR missing rate (default 0)")
+    p.add_argument("--careless", type=_finite_float, default=0.0, help="share of careless respondents (default 0)")
     p.add_argument("--roles", action="store_true", help="two respondent roles (solver, seeker) with different paths")
-    p.add_argument("--skew", type=float, default=0.0, help="threshold skew (default 0: symmetric)")
+    p.add_argument("--skew", type=_finite_float, default=0.0, help="threshold skew (default 0: symmetric)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_simulate)
 
@@ -156,7 +168,7 @@ def _add_power(sub) -> None:
     p.add_argument("--model", metavar="FILE", default=None, help="population model YAML (default: the co-creation model)")
     p.add_argument("--n", default="200,300,500", type=_csv_list, help="sample sizes, comma-separated")
     p.add_argument("--reps", type=_positive_int, default=200, help="replications per sample size")
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=_finite_float, default=0.05)
     _add_common_run(p)
     p.add_argument("--out", metavar="DIR", default=None, help="folder for power.csv")
     p.add_argument("--overwrite", action="store_true")
@@ -230,10 +242,16 @@ def fit_options(args: argparse.Namespace):
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from .files import claim_out_dir
+    from .study.options import DEFAULT_OUT
     from .study.run import run_study
 
-    study = run_study(fit_options(args))
-    reports = study.write()
+    inputs = [args.data, args.model, args.instrument, args.mapping, args.screening]
+    # --out checked (and locked against a second run) before any work
+    with claim_out_dir(args.out or DEFAULT_OUT, overwrite=args.overwrite, inputs=inputs,
+                       own_folder=args.out is None):
+        study = run_study(fit_options(args))
+        reports = study.write()
     out = reports[0].parent if reports else study.options.out
     print(f"results: {out}")
     for path in reports:
@@ -264,8 +282,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                            estimator=args.estimator, group=args.group, no_screening=args.no_screening)
     table = run_compare(options, args.model)
     out = prepare_out_dir(args.out, overwrite=args.overwrite, inputs=[args.data, *args.model])
-    path = out / "model_comparison.csv"
-    table.to_csv(path, index=False)
+    from .files import write_csv
+
+    path = write_csv(out / "model_comparison.csv", table, index=False)   # formulas inert, never through a link
     print(table.to_string(index=False))
     print(f"results: {path}")
     return 0

@@ -104,10 +104,17 @@ class ResultsFolder:
         return self.out / p.relative_to(self.tmp) if _inside(p, self.tmp) else p
 
 
+_HELD: dict[str, int] = {}    # lock files this process holds (path -> number of holders)
+
+
 def _lock(out: Path):
     """An exclusive, non-blocking lock on ``.<name>.lock`` beside ``out`` (released when the process
-    ends, however it ends); OutputError if another run holds it."""
+    ends, however it ends); OutputError if another run holds it. Re-entrant within one process."""
     lock_path = out.parent / f".{out.name}.lock"
+    key = str(lock_path.resolve())
+    if key in _HELD:
+        _HELD[key] += 1
+        return None, lock_path
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as err:
@@ -122,7 +129,72 @@ def _lock(out: Path):
         os.close(fd)
         raise OutputError(f"--out {_short(out)} is being written by another run; wait for it to end "
                           "or choose another folder") from None
+    _HELD[key] = 1
     return fd, lock_path
+
+
+def _unlock(fd, lock_path: Path) -> None:
+    key = str(lock_path.resolve())
+    _HELD[key] = _HELD.get(key, 1) - 1
+    if _HELD[key] > 0:
+        return
+    del _HELD[key]
+    try:
+        lock_path.unlink()
+    except OSError:
+        pass
+    if fd is not None:
+        os.close(fd)
+
+
+def _check_names(out: Path) -> None:
+    for part in out.parts:
+        if len(part.encode("utf-8", "surrogatepass")) > 255:
+            raise OutputError(f"--out {_short(out)}: a folder name of {len(part)} characters is longer than the "
+                              "file system allows (255 bytes); choose a shorter name")
+
+
+@contextmanager
+def claim_out_dir(out, *, overwrite: bool, inputs=(), own_folder: bool = False):
+    """Check ``out`` before any work and hold its lock for the whole run.
+
+    Refuses (one line, :class:`OutputError`) a symbolic link, a file, a name too long, an existing
+    non-empty folder without ``overwrite``, an ``out`` that is or contains an input, a place that
+    cannot be written (read-only, no permission: tried by creating a temporary folder there), and an
+    ``out`` another run is writing. :func:`results_folder` inside the block reuses the lock.
+    """
+    import tempfile
+
+    path = Path(out)
+    _check_names(path)
+    if path.is_symlink():
+        raise OutputError(f"--out {out} is a symbolic link; give a real folder")
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"--out {out}: a file of that name exists; choose a folder name")
+    check_inputs_outside(path, inputs)
+    try:
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            if not (own_folder and (path / "manifest.json").exists()):
+                raise OutputError(f"--out {out} exists and is not empty; choose a new folder or add --overwrite")
+        base = path.absolute().parent
+        while not base.exists():
+            base = base.parent
+        if not base.is_dir():
+            raise NotADirectoryError(20, "not a directory")
+        os.rmdir(tempfile.mkdtemp(prefix=".sem_cocreate-probe-", dir=base))
+    except OutputError:
+        raise
+    except OSError as err:
+        raise OutputError(_os_message(err, f"--out {_short(out)}")) from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(_os_message(err, f"--out {_short(out)}")) from None
+    fd, lock_path = _lock(path)
+    try:
+        yield path
+    finally:
+        _unlock(fd, lock_path)
 
 
 @contextmanager
@@ -144,6 +216,7 @@ def results_folder(out, *, overwrite: bool, inputs=(), own_folder: bool = False)
     import tempfile
 
     path = Path(out)
+    _check_names(path)
     if path.is_symlink():
         raise OutputError(f"--out {out} is a symbolic link; give a real folder")
     if path.exists() and not path.is_dir():
@@ -184,11 +257,7 @@ def results_folder(out, *, overwrite: bool, inputs=(), own_folder: bool = False)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-        os.close(fd)
-        try:
-            lock_path.unlink()
-        except OSError:
-            pass
+        _unlock(fd, lock_path)
 
 
 def write_bytes(path, data: bytes) -> Path:

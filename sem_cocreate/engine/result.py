@@ -173,8 +173,18 @@ def data_moments(spec) -> tuple[int, int]:
     return ndat, nfixedx
 
 
+MAX_FREE_PARAMETERS = 3000   # a 3000 x 3000 information matrix and its derivatives: ~0.2 GB
+
+
 def check_identification_counts(spec, npar: int) -> None:
-    """Raise :class:`FitError` when the model has more free parameters than sample moments."""
+    """Raise :class:`FitError` when the model has more free parameters than sample moments, and
+    :class:`OptionError` when it is too large to fit here (the information matrix is npar x npar)."""
+    if npar > MAX_FREE_PARAMETERS:
+        gb = 8 * npar * npar * 3 / 1e9
+        raise OptionError(
+            f"the model is too large: {npar} free parameters ({len(spec.lv_names)} latent variables) — more "
+            f"than the {MAX_FREE_PARAMETERS} sem_cocreate fits, whose information matrices would need about "
+            f"{gb:.0f} GB; fit fewer factors or split the model")
     ndat, nfixedx = data_moments(spec)
     if npar > ndat - nfixedx:
         raise FitError(

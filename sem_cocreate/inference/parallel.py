@@ -29,10 +29,15 @@ def resolve_jobs(jobs: int | None) -> int:
 
 def _worker_init() -> None:
     """Run first in every local worker: Ctrl-C reaches the whole process group, but only the parent
-    handles it (it ends the workers), so a worker never prints its own KeyboardInterrupt traceback."""
+    handles it (it ends the workers), so a worker never prints its own KeyboardInterrupt traceback;
+    and no raw RuntimeWarning from a worker reaches stderr."""
     import signal
+    import warnings
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a degenerate resample (singular matrix, log of 0) is counted as failed by the caller (n_failed);
+    # numpy's RuntimeWarning would reach the terminal raw from the worker's inherited stderr
+    warnings.simplefilter("ignore", RuntimeWarning)
 
 
 def shutdown_workers() -> None:

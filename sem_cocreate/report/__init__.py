@@ -83,6 +83,8 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Pat
     from .context import build_report
     from .folder import read_results_folder
 
+    from ..files import write_text
+
     folder = read_results_folder(out_dir)
     from .figures import write_figures
 
@@ -102,11 +104,11 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Pat
             if fmt == "md":
                 from .markdown import render_markdown
 
-                path.write_text(render_markdown(report), encoding="utf-8")
+                write_text(path, render_markdown(report))   # never through a symbolic link
             elif fmt == "html":
                 from .html import render_html
 
-                path.write_text(render_html(report), encoding="utf-8")
+                write_text(path, render_html(report))
             else:
                 from .docx import write_docx
 

@@ -270,6 +270,10 @@ def write_docx(report: Report, path) -> Path:
             rc = cap.add_run(b.caption)
             rc.italic = True
             rc.font.size = Pt(9)
-    path = Path(path)
-    doc.save(str(path))
-    return path
+    import io
+
+    from ..files import write_bytes
+
+    buf = io.BytesIO()
+    doc.save(buf)
+    return write_bytes(Path(path), buf.getvalue())   # never through a symbolic link

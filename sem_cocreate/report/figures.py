@@ -208,10 +208,14 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:
     out = folder / FIG_DIR
     out.mkdir(exist_ok=True)
     svg, png = out / f"{stem}.svg", out / f"{stem}.png"
+    from ..files import write_bytes, write_text
+
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    svg.write_text(buf.getvalue(), encoding="utf-8")
-    fig.savefig(png, format="png", dpi=200, bbox_inches="tight", metadata={"Software": None})
+    write_text(svg, buf.getvalue())              # never through a symbolic link
+    pbuf = io.BytesIO()
+    fig.savefig(pbuf, format="png", dpi=200, bbox_inches="tight", metadata={"Software": None})
+    write_bytes(png, pbuf.getvalue())
     plt.close(fig)
     return [svg, png]
 

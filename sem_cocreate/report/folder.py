@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,7 @@ def read_results_folder(out_dir) -> ResultsFolder:
             estimates[col] = float("nan") if col != "label" else ""
     fit = _json(path / "fit.json")
     model = path / "model.lav"
-    return ResultsFolder(
+    return _checked(path, ResultsFolder(
         path=path, estimates=estimates, fit=fit,
         notes=opt_json("notes.json") or {}, manifest=opt_json("manifest.json") or {},
         hypotheses=opt_csv("hypotheses.csv"), indirect=opt_csv("indirect.csv"), r2=opt_csv("r2.csv"),
@@ -143,7 +144,93 @@ def read_results_folder(out_dir) -> ResultsFolder:
         collinearity=_csv_keep(path / "collinearity.csv"), effect_sizes=opt_csv("effect_sizes.csv"),
         model_comparison=opt_csv("model_comparison.csv"),
         figures={p.stem: p for p in sorted((path / "figures").glob("*.svg"))} if (path / "figures").is_dir() else {},
-    )
+    ))
+
+
+# ------------------------------------------------------------------ schema check of a (possibly tampered) folder
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # python-docx (XML) refuses these
+_NUMERIC_COLUMNS = ("est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all")
+_FIT_NUMBERS = frozenset({"npar", "ntotal", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower",
+                          "rmsea.ci.upper", "rmsea.pvalue", "srmr", "aic", "bic", "logl", "unrestricted.logl",
+                          "baseline.chisq", "baseline.df", "baseline.pvalue", "chisq.scaling.factor", "nobs"})
+_OBJECT_FILES = ("fit", "notes", "manifest", "normality", "measurement_fit", "screening")
+
+
+def _clean_text(obj):
+    """Control characters removed from every string (recursively)."""
+    if isinstance(obj, str):
+        return _CONTROL.sub("", obj)
+    if isinstance(obj, dict):
+        return {_clean_text(k): _clean_text(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean_text(v) for v in obj]
+    return obj
+
+
+def _clean_frame(df):
+    if df is None:
+        return None
+    df = df.copy()
+    df.columns = [_clean_text(str(c)) for c in df.columns]
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].map(_clean_text)
+    return df
+
+
+def _checked(path: Path, folder: ResultsFolder) -> ResultsFolder:
+    """Check the shapes the report relies on (a tampered or hand-edited folder gives one line naming
+    the file and the key), and strip control characters from every text."""
+    import dataclasses
+    import numbers
+
+    def bad(name: str, what: str):
+        raise InputFileError(f"report {path}: {name} {what}; re-run `fit` to rewrite the results folder")
+
+    values = {}
+    for f in dataclasses.fields(folder):
+        v = getattr(folder, f.name)
+        if f.name in _OBJECT_FILES:
+            if f.name in ("fit", "notes", "manifest") or v is not None:
+                if not isinstance(v, dict):
+                    bad(f"{RESULT_NAMES[f.name]}", f"holds a {type(v).__name__}, not an object")
+            v = _clean_text(v)
+        elif isinstance(v, pd.DataFrame):
+            v = _clean_frame(v)
+        elif isinstance(v, str) and f.name == "model_syntax":
+            v = _clean_text(v)
+        values[f.name] = v
+    for key, val in values["fit"].items():
+        if val is None or not (key in _FIT_NUMBERS or key.endswith((".scaled", ".robust"))):
+            continue
+        if isinstance(val, bool) or not isinstance(val, numbers.Real):
+            bad("fit.json", f"has {key!r} = {str(val)[:40]!r}, not a number")
+    if "converged" in values["fit"] and not isinstance(values["fit"]["converged"], bool):
+        bad("fit.json", "has 'converged' that is not true/false")
+    notes = values["notes"]
+    for key in ("notes", "warnings"):
+        if key in notes and not (isinstance(notes[key], list) and all(isinstance(x, str) for x in notes[key])):
+            bad("notes.json", f"has {key!r} that is not a list of texts")
+    if "n_obs" in notes and notes["n_obs"] is not None and (isinstance(notes["n_obs"], bool)
+                                                            or not isinstance(notes["n_obs"], numbers.Real)):
+        bad("notes.json", "has 'n_obs' that is not a number")
+    est = values["estimates"]
+    for col in _NUMERIC_COLUMNS:
+        if col in est.columns and not pd.api.types.is_numeric_dtype(est[col]):
+            conv = pd.to_numeric(est[col], errors="coerce")
+            if (conv.isna() & est[col].notna()).any():
+                bad("estimates.csv", f"has text in the numeric column {col!r}")
+            est[col] = conv
+    for name in ("label",):
+        if name in est.columns:
+            est[name] = est[name].where(est[name].notna(), "")
+    return ResultsFolder(**values)
+
+
+RESULT_NAMES = {"fit": "fit.json", "notes": "notes.json", "manifest": "manifest.json",
+                "normality": "normality.json", "measurement_fit": "measurement/fit.json",
+                "screening": "screening.json"}
 
 
 def _csv_keep(path: Path) -> pd.DataFrame | None:

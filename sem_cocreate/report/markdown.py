@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from .context import Block, Report
@@ -9,9 +11,18 @@ from .context import Block, Report
 _NOTE = {"en": "Note.", "zh": "注："}
 
 
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _inert(s: str) -> str:
+    """No raw HTML tag, autolink or Markdown link from the data (item texts, notes): a ``<`` that
+    would open a tag becomes ``&lt;`` ("p < .001" stays), ``](`` loses its link meaning."""
+    return _TAG.sub("&lt;", s).replace("](", "]\\(")
+
+
 def _cell(text) -> str:
     s = "" if text is None else str(text)
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _inert(s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " "))
 
 
 def pipe_table(df: pd.DataFrame) -> str:
@@ -38,24 +49,24 @@ def pipe_table(df: pd.DataFrame) -> str:
 
 def _block(b: Block, lang: str) -> str:
     if b.kind == "heading":
-        return "#" * max(1, min(b.level, 6)) + " " + b.text
+        return "#" * max(1, min(b.level, 6)) + " " + _inert(b.text)
     if b.kind == "para":
         if b.style == "note":
-            return f"*{b.text}*"
+            return f"*{_inert(b.text)}*"
         if b.style == "lead":
-            return f"**{b.text}**"
-        return b.text
+            return f"**{_inert(b.text)}**"
+        return _inert(b.text)
     if b.kind == "list":
         return "\n".join(f"- {_cell(i)}" for i in b.items)
     if b.kind == "banner":
-        return "\n".join([f"> **{b.text}**", ">"] + [f"> {i}" for i in b.items])
+        return "\n".join([f"> **{_inert(b.text)}**", ">"] + [f"> {_inert(i)}" for i in b.items])
     if b.kind == "warning":
-        return "\n".join([f"> **⚠ {b.text}**", ">"] + [f"> - **{i}**" for i in b.items])
+        return "\n".join([f"> **⚠ {_inert(b.text)}**", ">"] + [f"> - **{_inert(i)}**" for i in b.items])
     if b.kind == "figure":
         from pathlib import Path
 
         rel = "/".join(Path(b.path).parts[-2:])
-        return f"![{b.caption}]({rel})\n\n*{b.caption}*"
+        return f"![{_inert(b.caption)}]({rel})\n\n*{_inert(b.caption)}*"
     if b.kind == "code":
         return f"```\n{b.text}\n```"
     if b.kind == "table":

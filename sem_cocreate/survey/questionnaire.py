@@ -515,11 +515,9 @@ def export_instrument(instrument: Instrument, *, formats=("html", "md"), langs=(
     written = []
     for name, text, encoding in jobs:
         path = out / name
-        try:
-            with open(path, "w", encoding=encoding, newline="") as fh:
-                fh.write(text if text.endswith("\n") else text + "\n")
-        except OSError as err:
-            raise OutputError(f"{path}: cannot be written ({err.strerror}); check the --out folder.") from None
+        from ..files import write_text
+
+        write_text(path, text if text.endswith("\n") else text + "\n", encoding=encoding)   # never through a link
         written.append(path)
     return written
 

@@ -691,6 +691,9 @@ def _check_out_dir(out: Path, overwrite: bool, inputs: list[Path]) -> None:
     for p in inputs:
         if p.resolve() in targets or p.resolve() == out.resolve():
             raise OutputError(f"--out {str(out)!r} would overwrite the input file {str(p)!r}; choose another folder")
+    from ..files import check_inputs_outside
+
+    check_inputs_outside(out, inputs)   # --out may not be (or contain) the data's or mapping's folder
 
 
 def run_screen(args) -> int:

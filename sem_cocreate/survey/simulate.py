@@ -366,8 +366,9 @@ def write_simulated(df: pd.DataFrame, path) -> Path:
     for c in out.columns:
         if pd.api.types.is_float_dtype(out[c]) and c not in ("experience", "tenure"):
             out[c] = out[c].astype("Int64")
-    out.to_csv(p, index=False, lineterminator="\n")
-    return p
+    from ..files import write_text
+
+    return write_text(p, out.to_csv(index=False, lineterminator="\n"))   # never through a link
 
 
 def run_simulate(args) -> int:
@@ -380,7 +381,7 @@ def run_simulate(args) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise OutputError(f"--out {out} exists; choose another file name or add --overwrite")
-    for inp in (args.instrument, args.population):
+    for inp in (args.instrument or default_instrument_path(), args.population or default_population_path()):
         if inp and Path(inp).resolve() == out.resolve():
             raise OutputError(f"--out {out} is an input file; choose another file name")
     df = simulate_responses(instrument, pop, n=args.n, seed=args.seed, missing=args.missing, mar=args.mar,
