@@ -21,55 +21,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def binomial_band(p: float, k: int, z: float = 1.96) -> tuple[float, float]:
-    """``p +/- z sqrt(p (1 - p) / k)``: where a share with true value ``p`` falls in 95% of studies."""
-    h = z * np.sqrt(p * (1 - p) / k)
-    return p - h, p + h
-
-
-def markdown(tab: pd.DataFrame, *, reps_done: int, args) -> str:
-    from sem_cocreate.inference.coverage import METHODS
-
-    lines = []
-    for n, sub in tab.groupby("n"):
-        k = int(sub["n_ok"].max())
-        lo, hi = binomial_band(0.95, k)
-        tlo, thi = binomial_band(0.05, k)
-        lines.append(f"**n = {n}**, {k} converged replications of {reps_done}, B = {args.bootstrap} resamples, "
-                     f"{args.mc} Monte Carlo draws, seed {args.seed}, null path(s) {', '.join(args.null)} planted at 0"
-                     + (f", thresholds shifted by {args.skew}" if args.skew else "") + ". "
-                     f"Coverage binomial band for 95% at this R: [{100 * lo:.1f}, {100 * hi:.1f}]%; "
-                     f"type I error band for 5%: [{100 * tlo:.1f}, {100 * thi:.1f}]%.\n")
-        wide = sub.pivot_table(index="parameter", columns="method", values="coverage", sort=False)
-        mcse = sub.pivot_table(index="parameter", columns="method", values="coverage_mcse", sort=False)
-        first = sub.drop_duplicates("parameter").set_index("parameter")
-        perc = sub[sub["method"] == "perc"].set_index("parameter")
-        head = ["parameter", "true (unstd)", "null"] + [f"cov {m} %" for m in METHODS if m in wide.columns] + \
-               ["width perc", "bias (MCSE)", "reject perc % (MCSE)"]
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "---|" * len(head))
-        for p in wide.index:
-            cells = [p, f"{first.loc[p, 'true_value']:.3f}", "yes" if first.loc[p, "null"] else ""]
-            for m in METHODS:
-                if m in wide.columns:
-                    v = wide.loc[p, m]
-                    cells.append("" if pd.isna(v) else f"{100 * v:.1f} ({100 * mcse.loc[p, m]:.1f})")
-            if p in perc.index:
-                r = perc.loc[p]
-                cells += [f"{r['mean_width']:.3f}", f"{r['bias']:+.4f} ({r['bias_mcse']:.4f})",
-                          f"{100 * r['reject']:.1f} ({100 * r['reject_mcse']:.1f})"]
-            else:
-                cells += ["", "", ""]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-    return "\n".join(lines)
+def _note(args, reps_done: int) -> str:
+    return (f" of {reps_done}, B = {args.bootstrap} resamples, {args.mc} Monte Carlo draws, seed {args.seed}, "
+            f"null path(s) {', '.join(args.null)} planted at 0" + (f", thresholds shifted by {args.skew}" if args.skew else ""))
 
 
 def main(argv=None) -> int:
@@ -84,10 +44,21 @@ def main(argv=None) -> int:
     ap.add_argument("--skew", type=float, default=0.0)
     ap.add_argument("--population", default=None)
     ap.add_argument("--population-n", type=int, default=100_000)
+    ap.add_argument("--methods", nargs="+", default=["perc", "bc", "bca", "mc", "wald"])
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--scheduler", default=None)
     ap.add_argument("--out", default="benchmarks/coverage_results")
+    ap.add_argument("--from-csv", action="store_true", help="only re-render --out.md from --out.csv")
     args = ap.parse_args(argv)
+
+    from sem_cocreate.inference.coverage import coverage_markdown
+
+    if args.from_csv:
+        full = pd.read_csv(f"{args.out}.csv")
+        done = int(full["n_ok"].max() + full["n_failed"].max())
+        Path(f"{args.out}.md").write_text(coverage_markdown(full, note=_note(args, done)), encoding="utf-8")
+        print(Path(f"{args.out}.md").read_text(encoding="utf-8"))
+        return 0
 
     from sem_cocreate.inference.coverage import simulate_coverage, summarize
     from sem_cocreate.inference.power import _instrument_for_population
@@ -102,7 +73,7 @@ def main(argv=None) -> int:
     while done < args.reps:
         k = min(args.block, args.reps - done)
         tab = simulate_coverage(inst, pop, n_values=args.n, reps=k, first_rep=done, n_boot=args.bootstrap,
-                                n_mc=args.mc, seed=args.seed, null_paths=args.null, skew=args.skew,
+                                n_mc=args.mc, seed=args.seed, null_paths=args.null, skew=args.skew, methods=args.methods,
                                 population_n=args.population_n, jobs=args.jobs, scheduler=args.scheduler,
                                 keep_raw=True)
         raw += tab.attrs["raw"]
@@ -111,7 +82,7 @@ def main(argv=None) -> int:
         done += k
         full = summarize(raw, tasks, **meta)
         full.to_csv(f"{args.out}.csv", index=False)
-        Path(f"{args.out}.md").write_text(markdown(full, reps_done=done, args=args), encoding="utf-8")
+        Path(f"{args.out}.md").write_text(coverage_markdown(full, note=_note(args, done)), encoding="utf-8")
         print(f"{done}/{args.reps} replications, {time.perf_counter() - t0:.0f} s", flush=True)
     print(Path(f"{args.out}.md").read_text(encoding="utf-8"))
     return 0

@@ -57,6 +57,7 @@ from ..exceptions import OptionError, SemCocreateError
 SIMULATED_COVERAGE_LABEL = "SIMULATED (sem_cocreate coverage study)"
 METHODS = ("perc", "bc", "bca", "mc", "wald")
 DEFAULT_NULL_PATHS = ("KS~TR",)
+_POPULATION_FITS: dict = {}      # the last large-sample fit (blocks of one study reuse it)
 COVERAGE_COLUMNS = ["n", "parameter", "kind", "null", "true_value", "method", "coverage", "coverage_mcse",
                     "mean_width", "width_mcse", "reject", "reject_mcse", "bias", "bias_mcse", "n_ok",
                     "n_failed", "data_source"]
@@ -259,18 +260,22 @@ def simulate_coverage(instrument, pop=None, *, n_values, reps: int, n_boot: int 
         is_null.append(bool(terms & null_labels))
 
     base = _Replication(instrument, pop, spec, names, roles)
-    big = _CoverageReplication(base, (), (), n_boot, n_mc, (), skew).draw(
-        int(population_n), np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(0,))))
-    big_fit = base.fit(big)
-    if not big_fit.converged:
-        raise FitError(f"the analysis model did not converge on {population_n} simulated respondents; "
-                       "check the population model")
-    tab = big_fit.estimates.reset_index(drop=True)
+    key = (repr(pop), syntax, int(population_n), float(skew), bool(roles), str(root.entropy))
+    if key not in _POPULATION_FITS:
+        big = _CoverageReplication(base, (), (), n_boot, n_mc, (), skew).draw(
+            int(population_n), np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(0,))))
+        big_fit = base.fit(big)
+        if not big_fit.converged:
+            raise FitError(f"the analysis model did not converge on {population_n} simulated respondents; "
+                           "check the population model")
+        _POPULATION_FITS.clear()
+        _POPULATION_FITS[key] = (big_fit.estimates.reset_index(drop=True), np.asarray(big_fit.theta, float))
+    tab, theta = _POPULATION_FITS[key]
     labels = tab["label"].astype(str).tolist()
     rows = tuple(labels.index(p) for p in names)
     true = np.where(is_null, 0.0, tab["est"].to_numpy(float)[list(rows)])
     defined = tuple(tab["op"].iloc[list(rows)].eq(":=").tolist())
-    base = dataclasses.replace(base, start=np.asarray(big_fit.theta, float))
+    base = dataclasses.replace(base, start=theta)
     worker = _CoverageReplication(base, rows, defined, int(n_boot), int(n_mc), tuple(methods), float(skew))
 
     first_rep = int(first_rep)
@@ -325,3 +330,90 @@ def summarize(results, tasks, *, names, kinds, is_null, true, methods) -> pd.Dat
                              "n_ok": int(fin.sum()), "n_failed": n_fail,
                              "data_source": SIMULATED_COVERAGE_LABEL})
     return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+
+
+# ----------------------------------------------------------------------------- tables and the CLI
+
+def binomial_band(p: float, k: int, z: float = 1.96) -> tuple[float, float]:
+    """``p -/+ z sqrt(p (1 - p) / k)``: where a share with true value ``p`` falls in 95% of studies of ``k``."""
+    h = z * math.sqrt(p * (1 - p) / k)
+    return p - h, p + h
+
+
+def coverage_markdown(tab: pd.DataFrame, *, note: str = "") -> str:
+    """A Markdown table per sample size: coverage (MCSE) of every method, width, bias, rejection rate."""
+    lines = []
+    for n, sub in tab.groupby("n"):
+        k = int(sub["n_ok"].max())
+        lo, hi = binomial_band(0.95, k)
+        tlo, thi = binomial_band(0.05, k)
+        lines.append(f"**n = {n}**, {k} converged replications{note}. Binomial band of the coverage of a "
+                     f"95% interval at this R: [{100 * lo:.1f}, {100 * hi:.1f}]%; of a 5% type I error: "
+                     f"[{100 * max(tlo, 0):.1f}, {100 * thi:.1f}]%.\n")
+        wide = sub.pivot_table(index="parameter", columns="method", values="coverage", sort=False)
+        mcse = sub.pivot_table(index="parameter", columns="method", values="coverage_mcse", sort=False)
+        first = sub.drop_duplicates("parameter").set_index("parameter")
+        perc = sub[sub["method"] == "perc"].set_index("parameter")
+        meths = [m for m in METHODS if m in wide.columns]
+        head = (["parameter", "true (unstd)", "null"] + [f"cov {m} % (MCSE)" for m in meths]
+                + ["width perc", "bias (MCSE)", "reject perc % (MCSE)"])
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for p in wide.index:
+            cells = [p, f"{first.loc[p, 'true_value']:.3f}", "yes" if first.loc[p, "null"] else ""]
+            for m in meths:
+                v = wide.loc[p, m]
+                cells.append("" if pd.isna(v) else f"{100 * v:.1f} ({100 * mcse.loc[p, m]:.1f})")
+            if p in perc.index:
+                r = perc.loc[p]
+                cells += [f"{r['mean_width']:.3f}", f"{r['bias']:+.4f} ({r['bias_mcse']:.4f})",
+                          f"{100 * r['reject']:.1f} ({100 * r['reject_mcse']:.1f})"]
+            else:
+                cells += ["", "", ""]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run_simulate_study(args) -> int:
+    """The ``simulate-study`` command: write ``coverage.csv``, ``coverage.md`` and ``manifest.json`` into ``--out``."""
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from ..exceptions import InputFileError
+    from ..files import build_manifest, prepare_out_dir, write_csv, write_json
+    from ..survey.simulate import default_population_path, load_population
+    from .power import DEFAULT_SEED, _instrument_for_population, _parse_n_list
+
+    started = datetime.now(timezone.utc)
+    ns = _parse_n_list(args.n)
+    pop_path = Path(args.model) if args.model else default_population_path()
+    if not pop_path.is_file():
+        raise InputFileError(f"--model {pop_path}: population model file not found; give a population YAML "
+                             "such as questionnaires/cocreation-population.yaml")
+    pop = load_population(pop_path)
+    instrument, inst_path = _instrument_for_population(pop_path)
+    seed = DEFAULT_SEED if args.seed is None else int(args.seed)
+    methods = tuple(args.methods)
+    out = prepare_out_dir(args.out or "coverage_results", overwrite=args.overwrite, inputs=(pop_path, inst_path))
+    tab = simulate_coverage(instrument, pop, n_values=ns, reps=int(args.reps), n_boot=int(args.bootstrap),
+                            n_mc=int(args.mc), seed=seed, null_paths=tuple(args.null), methods=methods,
+                            skew=float(args.skew), jobs=args.jobs, scheduler=args.scheduler, progress=True)
+    note = (f" of {args.reps}, B = {args.bootstrap}, {args.mc} Monte Carlo draws, seed {seed}, "
+            f"null path(s) {', '.join(args.null)} planted at 0" + (f", skew {args.skew}" if args.skew else ""))
+    md = coverage_markdown(tab, note=note)
+    write_csv(out / "coverage.csv", tab, index=False)
+    (out / "coverage.md").write_text(md, encoding="utf-8")
+    man = build_manifest(argv=getattr(args, "_argv", None), seed=seed,
+                         inputs={"population": pop_path, "instrument": inst_path}, started=started,
+                         options={"n": ns, "reps": int(args.reps), "bootstrap": int(args.bootstrap),
+                                  "mc": int(args.mc), "null": list(args.null), "methods": list(methods),
+                                  "skew": float(args.skew), "jobs": args.jobs, "scheduler": args.scheduler},
+                         files=["coverage.csv", "coverage.md", "manifest.json"],
+                         extra={"data_source": SIMULATED_COVERAGE_LABEL,
+                                "replication_seconds": tab.attrs["seconds"]})
+    write_json(out / "manifest.json", man)
+    print(f"SIMULATED coverage study ({args.reps} replications per n, seed {seed})")
+    print(md)
+    print(f"wrote {out / 'coverage.csv'}, {out / 'coverage.md'} and {out / 'manifest.json'}")
+    return 0
