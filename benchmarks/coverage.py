@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +31,31 @@ sys.path.insert(0, str(REPO))
 def _note(args, reps_done: int) -> str:
     return (f" of {reps_done}, B = {args.bootstrap} resamples, {args.mc} Monte Carlo draws, seed {args.seed}, "
             f"null path(s) {', '.join(args.null)} planted at 0" + (f", thresholds shifted by {args.skew}" if args.skew else ""))
+
+
+def pool(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Pool coverage tables of disjoint replication ranges exactly (shares, means and SDs from their sums)."""
+    keys = ["n", "parameter", "kind", "null", "true_value", "method", "data_source"]
+    both = pd.concat(tables, ignore_index=True)
+    k = both["n_ok"].astype(float)
+    for col, se in (("coverage", None), ("reject", None), ("bias", "bias_mcse"), ("mean_width", "width_mcse")):
+        both[f"_{col}_s1"] = both[col] * k
+        if se:
+            both[f"_{col}_s2"] = (both[se] ** 2 * k) * (k - 1) + k * both[col] ** 2
+    g = both.groupby(keys, sort=False)
+    out = g[["n_ok", "n_failed"]].sum().reset_index()
+    s = g[[c for c in both.columns if c.startswith("_")]].sum().reset_index(drop=True)
+    kk = out["n_ok"].astype(float)
+    for col, se in (("coverage", "coverage_mcse"), ("reject", "reject_mcse")):
+        out[col] = s[f"_{col}_s1"] / kk
+        out[se] = np.sqrt(out[col] * (1 - out[col]) / kk)
+    for col, se in (("bias", "bias_mcse"), ("mean_width", "width_mcse")):
+        out[col] = s[f"_{col}_s1"] / kk
+        var = (s[f"_{col}_s2"] - kk * out[col] ** 2) / (kk - 1)
+        out[se] = np.sqrt(var.clip(lower=0) / kk)
+    from sem_cocreate.inference.coverage import COVERAGE_COLUMNS
+
+    return out[COVERAGE_COLUMNS]
 
 
 def main(argv=None) -> int:
@@ -48,11 +74,18 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--scheduler", default=None)
     ap.add_argument("--out", default="benchmarks/coverage_results")
+    ap.add_argument("--first-rep", type=int, default=0, help="first replication (blocks run elsewhere pool exactly)")
     ap.add_argument("--from-csv", action="store_true", help="only re-render --out.md from --out.csv")
+    ap.add_argument("--pool", nargs="+", default=None, metavar="CSV",
+                    help="pool the tables of disjoint replication ranges into --out.csv / --out.md")
     args = ap.parse_args(argv)
 
     from sem_cocreate.inference.coverage import coverage_markdown
 
+    if args.pool:
+        full = pool([pd.read_csv(f) for f in args.pool])
+        full.to_csv(f"{args.out}.csv", index=False)
+        args.from_csv = True
     if args.from_csv:
         full = pd.read_csv(f"{args.out}.csv")
         done = int(full["n_ok"].max() + full["n_failed"].max())
@@ -69,7 +102,8 @@ def main(argv=None) -> int:
     inst, _ = _instrument_for_population(pop_path)
     raw, tasks, meta = [], [], None
     t0 = time.perf_counter()
-    done = 0
+    done = args.first_rep
+    args.reps += args.first_rep
     while done < args.reps:
         k = min(args.block, args.reps - done)
         tab = simulate_coverage(inst, pop, n_values=args.n, reps=k, first_rep=done, n_boot=args.bootstrap,

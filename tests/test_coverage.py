@@ -109,3 +109,20 @@ def test_plant_null_and_bad_options(small):
         simulate_coverage(inst, pop, **{**KW, "methods": ("perc", "student")})
     with pytest.raises(OptionError, match="at least 10"):
         simulate_coverage(inst, pop, **{**KW, "n_boot": 3})
+
+
+def test_simulate_study_command(small, tmp_path, capsys):
+    from sem_cocreate.cli import main
+
+    pop_path = Path(small[0].source_path).parent / "pop.yaml"
+    out = tmp_path / "study"
+    argv = ["simulate-study", "--model", str(pop_path), "--n", "120", "--reps", "2", "--bootstrap", "20",
+            "--mc", "200", "--null", "VCC~PS", "--methods", "perc,mc", "--jobs", "1", "--seed", "3",
+            "--out", str(out)]
+    assert main(argv) == 0
+    tab = pd.read_csv(out / "coverage.csv")
+    assert set(tab["method"]) == {"perc", "mc"}
+    assert "b_VCC_PS" in (out / "coverage.md").read_text(encoding="utf-8")
+    assert (out / "manifest.json").is_file()
+    assert main(argv[:-2] + ["--methods", "student", "--out", str(tmp_path / "bad")]) == 2
+    assert "unknown interval method" in capsys.readouterr().err
