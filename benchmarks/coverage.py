@@ -35,7 +35,7 @@ def _note(args, reps_done: int) -> str:
 
 def pool(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """Pool coverage tables of disjoint replication ranges exactly (shares, means and SDs from their sums)."""
-    keys = ["n", "parameter", "kind", "null", "true_value", "method", "data_source"]
+    keys = ["n", "parameter", "kind", "null", "method", "data_source"]   # true_value: the first table's
     both = pd.concat(tables, ignore_index=True)
     k = both["n_ok"].astype(float)
     for col, se in (("coverage", None), ("reject", None), ("bias", "bias_mcse"), ("mean_width", "width_mcse")):
@@ -44,6 +44,7 @@ def pool(tables: list[pd.DataFrame]) -> pd.DataFrame:
             both[f"_{col}_s2"] = (both[se] ** 2 * k) * (k - 1) + k * both[col] ** 2
     g = both.groupby(keys, sort=False)
     out = g[["n_ok", "n_failed"]].sum().reset_index()
+    out["true_value"] = g["true_value"].first().to_numpy()
     s = g[[c for c in both.columns if c.startswith("_")]].sum().reset_index(drop=True)
     kk = out["n_ok"].astype(float)
     for col, se in (("coverage", "coverage_mcse"), ("reject", "reject_mcse")):
