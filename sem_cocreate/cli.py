@@ -175,6 +175,25 @@ def _add_power(sub) -> None:
     p.set_defaults(func=cmd_power)
 
 
+def _add_simulate_study(sub) -> None:
+    p = sub.add_parser("simulate-study", help="coverage, type I error and power of the intervals (SIMULATED)",
+                       description="Simulation study: R replications of a population model, each fitted and "
+                                   "bootstrapped; coverage of the percentile, BC, BCa, Monte Carlo and Wald "
+                                   "intervals, width, bias, type I error of a path planted at 0, power.")
+    p.add_argument("--model", metavar="FILE", default=None, help="population model YAML (default: the co-creation model)")
+    p.add_argument("--n", default="600", type=_csv_list, help="sample sizes, comma-separated (default 600)")
+    p.add_argument("--reps", type=_positive_int, default=500, help="replications per sample size (default 500)")
+    p.add_argument("--bootstrap", type=_positive_int, default=499, help="resamples per replication (default 499)")
+    p.add_argument("--mc", type=_positive_int, default=5000, help="Monte Carlo draws per replication (default 5000)")
+    p.add_argument("--null", default="KS~TR", type=_csv_list, help="paths TO~FROM planted at 0 (default KS~TR)")
+    p.add_argument("--methods", default="perc,bc,bca,mc,wald", type=_csv_list, help="intervals to check")
+    p.add_argument("--skew", type=float, default=0.0, help="threshold shift: skewed, non-normal items (default 0)")
+    _add_common_run(p)
+    p.add_argument("--out", metavar="DIR", default=None, help="folder for coverage.csv (default coverage_results)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_simulate_study)
+
+
 def _add_questionnaire(sub) -> None:
     p = sub.add_parser("questionnaire", help="validate an instrument and export it",
                        description="Validate a questionnaire YAML, or export it for fielding.")
@@ -220,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sem_cocreate {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_fit, _add_report, _add_screen, _add_simulate, _add_power, _add_questionnaire, _add_compare):
+    for add in (_add_fit, _add_report, _add_screen, _add_simulate, _add_power, _add_simulate_study,
+                _add_questionnaire, _add_compare):
         add(sub)
     return parser
 
@@ -315,6 +335,12 @@ def cmd_power(args: argparse.Namespace) -> int:
     from .inference.power import run_power
 
     return run_power(args)
+
+
+def cmd_simulate_study(args: argparse.Namespace) -> int:
+    from .inference.coverage import run_simulate_study
+
+    return run_simulate_study(args)
 
 
 def cmd_questionnaire(args: argparse.Namespace) -> int:
