@@ -62,7 +62,7 @@ def baseline_chisq(stats) -> tuple[float, int]:
 def rmsea_measures(chisq: float, df: float, N: int, G: int = 1, *, level: float = 0.90,
                    close: float = 0.05) -> dict:
     from scipy.optimize import brentq
-    from scipy.stats import chi2, ncx2
+    from ._distributions import chi2, ncx2
 
     out = {}
     if df <= 0:
@@ -117,7 +117,7 @@ def srmr(stats, implied, meanstructure: bool) -> float:
 def fit_measures(*, chisq: float, df: int, npar: int, stats, implied, meanstructure: bool,
                  ngroups: int = 1, x_idx=()) -> dict:
     """The standard ML fit measures as a dict with lavaan's names."""
-    from scipy.stats import chi2
+    from ._distributions import chi2
 
     N = stats.ntotal
     out: dict[str, float] = {"npar": float(npar), "fmin": chisq / (2 * N), "chisq": chisq, "df": float(df)}

@@ -163,7 +163,7 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     Estimators plug in through ``vcov`` (the parameter covariance matrix; default: inverse expected
     information / N), ``chisq`` (default ``N * fmin``) and ``extra_fit`` (more fit measures).
     """
-    from scipy.stats import norm
+    from ._distributions import norm
 
     from .defined import DefinedParameters
     from .estimate import ml_value_grad_info

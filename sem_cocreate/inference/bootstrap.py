@@ -409,7 +409,7 @@ def _norm_inter(sorted_t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     whole, the extremes when ``k`` is 0 or R, otherwise interpolation between ``t_(k)`` and
     ``t_(k+1)`` linear in ``Phi^-1``.
     """
-    from scipy.stats import norm
+    from ..engine._distributions import norm
 
     R = sorted_t.size
     alpha = np.atleast_1d(np.asarray(alpha, dtype=float))
@@ -451,7 +451,7 @@ def _jackknife_acceleration(result, *, which: str) -> np.ndarray:
 
 
 def _intervals(draws: np.ndarray, est: np.ndarray, *, ci: str, level: float, accel=None):
-    from scipy.stats import norm
+    from ..engine._distributions import norm
 
     alpha = np.array([(1 - level) / 2, (1 + level) / 2])
     lo = est.copy()
@@ -516,7 +516,7 @@ def bootstrap_estimates(result, draws: BootstrapDraws, *, ci: str = "perc", leve
     normal scale (``norm.inter``). Fixed parameters keep ``se = 0`` and ``ci = est``. lavaan's own
     ``bca`` uses a regression estimate of the acceleration; ours is the jackknife (Efron 1987).
     """
-    from scipy.stats import norm
+    from ..engine._distributions import norm
 
     _check_ci(ci, level)
     out = result.estimates.copy()
@@ -592,7 +592,7 @@ def monte_carlo_estimates(result, *, n_draws: int = 20000, seed: int | None, lev
         A copy of ``result.estimates``; ``:=`` rows get MC ``se``, ``z = est / se``, ``pvalue`` and
         ``ci.lower`` / ``ci.upper``.
     """
-    from scipy.stats import norm
+    from ..engine._distributions import norm
 
     if not 0 < level < 1:
         raise OptionError(f"level must be between 0 and 1, got {level!r}")

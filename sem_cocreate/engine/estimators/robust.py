@@ -235,7 +235,7 @@ def rmsea_value(x2, df, N, G=1, c=1.0):
 def rmsea_interval(x2, df, N, G=1, c=1.0, level=CI_LEVEL):
     """lavaan's RMSEA confidence interval (noncentral chi-square inversion), scaled by sqrt(c)."""
     from scipy.optimize import brentq
-    from scipy.stats import ncx2, chi2
+    from .._distributions import ncx2, chi2
 
     if not all(np.isfinite([x2, df, N])):
         return np.nan, np.nan
@@ -261,7 +261,7 @@ def rmsea_interval(x2, df, N, G=1, c=1.0, level=CI_LEVEL):
 
 def rmsea_pvalues(x2, df, N, G=1, c=1.0):
     """(close-fit p-value, not-close-fit p-value) as lavaan 0.6.14."""
-    from scipy.stats import ncx2
+    from .._distributions import ncx2
 
     if not df > 0 or not np.isfinite(x2):
         return np.nan, np.nan
@@ -272,7 +272,7 @@ def rmsea_pvalues(x2, df, N, G=1, c=1.0):
 
 def scaled_fit_measures(*, chisq, df, trace, bchisq, bdf, trace_b, N, G, npar) -> dict:
     """Scaled test (Yuan-Bentler Mplus) and the ``.scaled`` fit indices with lavaan's names."""
-    from scipy.stats import chi2
+    from .._distributions import chi2
 
     c = trace["trace"] / df if df > 0 else np.nan
     if np.isfinite(c) and c < 0:
