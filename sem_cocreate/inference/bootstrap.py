@@ -42,6 +42,8 @@ CI_TYPES = ("perc", "bc", "bca")
 # convergence of a refit: largest |dF/dtheta| below this. At the med9 model it leaves F within ~1e-12 of
 # its minimum and the estimates within ~1e-6, the precision of lavaan's nlminb (rel.tol 1e-10 on F).
 REFIT_GTOL = 1e-6
+# cached centred cross-products per group (n x p(p+1)/2) up to this many cells (256 MB); row blocks beyond
+_PRODUCT_CELLS = 1 << 25
 
 
 @dataclass(frozen=True)
@@ -190,10 +192,7 @@ class _Resampler:
         covs, means, usable = [], [], np.ones(B, dtype=bool)
         for g, (Xc, xbar) in enumerate(zip(self.Xc, self.xbar)):
             Wt = np.stack([w[g] for w in weights])                       # (B, n)
-            n = Wt.sum(axis=1)
-            m = (Wt @ Xc) / n[:, None]
-            C = np.matmul(Xc.T[None], Wt[:, :, None] * Xc[None]) / n[:, None, None] - m[:, :, None] * m[:, None, :]
-            C = 0.5 * (C + C.transpose(0, 2, 1))
+            m, C = self._batch_moments(g, Wt)
             usable &= np.linalg.eigvalsh(C).min(axis=1) > 0
             covs.append(C)
             means.append(m + xbar)
@@ -217,6 +216,42 @@ class _Resampler:
                     vals[b], stds[b] = v, s
                 status[b] = st
         return vals, stds, status
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_products", None)          # rebuilt where it is used: not shipped to workers
+        return state
+
+    def _batch_moments(self, g, Wt):
+        """Means and covariances (divisor sum(w)) of the weighted samples ``Wt`` (B x n) of group ``g``.
+
+        All resamples' cross-products come from one GEMM, ``Wt @ P`` with the n x p(p+1)/2 products
+        ``P[:, (a, b)] = xc_a xc_b`` of the centred data (cached, or built in row blocks when it would
+        exceed ``_PRODUCT_CELLS``), so no (B x n x p) temporary is formed.
+        """
+        Xc = self.Xc[g]
+        n_obs, p = Xc.shape
+        iu = np.triu_indices(p)
+        ntri = iu[0].size
+        n = Wt.sum(axis=1)
+        m = (Wt @ Xc) / n[:, None]
+        cache = self.__dict__.setdefault("_products", {})
+        if g not in cache and n_obs * ntri <= _PRODUCT_CELLS:
+            cache[g] = Xc[:, iu[0]] * Xc[:, iu[1]]
+        if g in cache:
+            tri = Wt @ cache[g]
+        else:
+            tri = np.zeros((Wt.shape[0], ntri))
+            step = max(1, _PRODUCT_CELLS // (8 * ntri))
+            for a in range(0, n_obs, step):
+                xa = Xc[a:a + step]
+                tri += Wt[:, a:a + step] @ (xa[:, iu[0]] * xa[:, iu[1]])
+        C = np.empty((Wt.shape[0], p, p))
+        C[:, iu[0], iu[1]] = tri
+        C[:, iu[1], iu[0]] = tri
+        C /= n[:, None, None]
+        C -= m[:, :, None] * m[:, None, :]
+        return m, C
 
     def run_jackknife(self, task):
         """Leave-one-out refits for the cases ``start .. stop-1`` (numbered across groups)."""
