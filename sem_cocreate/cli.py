@@ -11,9 +11,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .exceptions import SemCocreateError
+from .exceptions import OptionError, SemCocreateError
 
 DEFAULT_INSTRUMENT = "questionnaires/cocreation.yaml"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a short error: one usage line and the error (not the whole usage block)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        print(f"usage: {self.prog} [options]   (see {self.prog} --help)\nerror: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+class _Terminated(BaseException):
+    """SIGTERM turned into an exception, so the run unwinds (staged folder removed, workers ended)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
 
 
 def _csv_list(text: str) -> list[str]:
@@ -56,19 +72,23 @@ def _add_fit(sub) -> None:
                    help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
     p.add_argument("--mapping", metavar="FILE", default=None,
                    help="optional YAML/CSV mapping of data columns to item ids")
+    p.add_argument("--missing-fields", default="error", choices=["error", "warn"],
+                   help="a declared attention/consent/duration/role field absent from the data: error (default) or warn")
     p.add_argument("--estimator", default="ml", type=str.lower, choices=["ml", "mlr", "wlsmv"],
                    help="estimator (default ml)")
     p.add_argument("--missing", default=None, type=str.lower, choices=["listwise", "fiml"],
                    help="listwise (default for ml) or fiml (ml and mlr)")
     p.add_argument("--group", metavar="COLUMN", default=None,
                    help="multi-group model by this column")
+    p.add_argument("--information", default="expected", type=str.lower, choices=["expected", "observed"],
+                   help="standard errors from the expected (default) or observed information")
     p.add_argument("--invariance", action="store_true",
                    help="with --group: configural, metric, scalar and strict invariance tests")
     p.add_argument("--free", action="append", default=[], metavar="PARAM",
                    help="with --invariance: free this constrained parameter (partial invariance), e.g. 'ks3~1'")
     p.add_argument("--bootstrap", type=_positive_int, default=None, metavar="N",
                    help="bootstrap resamples for indirect effects and other defined parameters (0 = delta method; "
-                        "default 0, and 2000 for the embedded default study)")
+                        "default 5000, and 2000 for the embedded default study)")
     p.add_argument("--ci", default="perc", type=str.lower, choices=["perc", "bc", "bca", "mc"],
                    help="interval for defined parameters: percentile (default), bias-corrected, BCa, Monte Carlo")
     p.add_argument("--screening", metavar="FILE", default=None,
@@ -101,6 +121,8 @@ def _add_screen(sub) -> None:
     p.add_argument("--instrument", metavar="FILE", default=None,
                    help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
     p.add_argument("--mapping", metavar="FILE", default=None, help="column-to-item mapping file")
+    p.add_argument("--missing-fields", default="error", choices=["error", "warn"],
+                   help="a declared attention/consent/duration/role field absent from the data: error (default) or warn")
     p.add_argument("--config", metavar="FILE", default=None, help="YAML with screening rule settings")
     p.add_argument("--set", action="append", default=[], metavar="RULE.KEY=VALUE",
                    help="override a screening setting, e.g. speeders.fraction_of_median=0.4 or mahalanobis.enabled=false")
@@ -156,27 +178,97 @@ def _add_questionnaire(sub) -> None:
     p.set_defaults(func=cmd_questionnaire)
 
 
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="fit two or more model files on the same data; lavTestLRT-style table",
+                       description="Fit two or more lavaan-syntax model files on the same (screened) data and "
+                                   "write the lavTestLRT-style comparison (model_comparison.csv): df, AIC, BIC, "
+                                   "chi-square, and each model tested against the one with fewer df (scaled "
+                                   "difference, Satorra-Bentler 2001, under mlr).")
+    p.add_argument("--data", metavar="FILE", required=True, help="the data file (as for fit)")
+    p.add_argument("--model", metavar="FILE", action="append", required=True,
+                   help="a lavaan-syntax model file; give --model two or more times")
+    p.add_argument("--instrument", metavar="FILE", default=None,
+                   help=f"a questionnaire YAML (default: {DEFAULT_INSTRUMENT})")
+    p.add_argument("--mapping", metavar="FILE", default=None)
+    p.add_argument("--estimator", default="ml", type=str.lower, choices=["ml", "mlr"])
+    p.add_argument("--group", metavar="COLUMN", default=None)
+    p.add_argument("--no-screening", action="store_true", help="skip careless-responding screening")
+    p.add_argument("--out", metavar="DIR", required=True, help="folder for model_comparison.csv")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m sem_cocreate",
         description="Survey SEM for value co-creation in crowdsourcing innovation.",
     )
     parser.add_argument("--version", action="version", version=f"sem_cocreate {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_fit, _add_report, _add_screen, _add_simulate, _add_power, _add_questionnaire):
+    for add in (_add_fit, _add_report, _add_screen, _add_simulate, _add_power, _add_questionnaire, _add_compare):
         add(sub)
     return parser
 
 
 # --- commands -------------------------------------------------------------------------------
 
-def cmd_fit(args: argparse.Namespace) -> int:
-    from .study.run import run_fit
+def fit_options(args: argparse.Namespace):
+    """The ``fit`` arguments as :class:`~sem_cocreate.study.options.StudyOptions` (nothing below sees argparse)."""
+    from .study.options import StudyOptions
 
-    return run_fit(args, argv=getattr(args, "_argv", None))
+    return StudyOptions(
+        data=args.data, model=args.model, instrument=args.instrument, mapping=args.mapping,
+        missing_fields=args.missing_fields, estimator=args.estimator, missing=args.missing, group=args.group,
+        invariance=args.invariance, information=args.information,
+        free=tuple(args.free), bootstrap=args.bootstrap, ci=args.ci, seed=args.seed, jobs=args.jobs,
+        scheduler=args.scheduler, screening=args.screening, no_screening=args.no_screening, out=args.out,
+        overwrite=args.overwrite, formats=tuple(args.format), langs=tuple(args.lang),
+        argv=tuple(getattr(args, "_argv", None) or ()))
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .study.run import run_study
+
+    study = run_study(fit_options(args))
+    reports = study.write()
+    out = reports[0].parent if reports else study.options.out
+    print(f"results: {out}")
+    for path in reports:
+        print(f"report:  {path}")
+    if not study.converged:
+        # one line for the one problem; the other notes are in notes.json
+        print("error: the model did not converge; results were written for inspection but are not "
+              f"trustworthy — check {out}/notes.json, simplify the model or add starting values", file=sys.stderr)
+        return 3
+    own = study.own_model_warnings()
+    for note in own:
+        print(f"warning: {note.text()}", file=sys.stderr)
+    others = [n for n in study.notes if n.level == "warning" and n not in own]
+    if others:
+        print(f"note: {len(others)} more warning(s) about auxiliary analyses "
+              f"({', '.join(sorted({n.topic for n in others}))}): see {out}/notes.json", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .files import prepare_out_dir
+    from .study.options import StudyOptions
+    from .study.step_diagnostics import run_compare
+
+    if len(args.model) < 2:
+        raise OptionError("compare needs --model two or more times")
+    options = StudyOptions(data=args.data, model=args.model[0], instrument=args.instrument, mapping=args.mapping,
+                           estimator=args.estimator, group=args.group, no_screening=args.no_screening)
+    table = run_compare(options, args.model)
+    out = prepare_out_dir(args.out, overwrite=args.overwrite, inputs=[args.data, *args.model])
+    path = out / "model_comparison.csv"
+    table.to_csv(path, index=False)
+    print(table.to_string(index=False))
+    print(f"results: {path}")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -221,7 +313,17 @@ def main(argv: list[str] | None = None) -> int:
         if argv is None and len(sys.argv) <= 1 or argv == []:
             parser.print_help()
             return 0
+    import signal
+
+    old_term = None
+    if threading_main():
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        scheduler = getattr(args, "scheduler", None)
+        if scheduler and isinstance(scheduler, str):
+            from .inference.parallel import check_scheduler
+
+            check_scheduler(scheduler)   # before any work, short timeout
         return int(args.func(args) or 0)
     except SemCocreateError as err:
         if args.debug:
@@ -230,5 +332,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _end_workers()
+        print("interrupted (Ctrl-C)" + _nothing_written(args), file=sys.stderr)
         return 130
+    except _Terminated:
+        _end_workers()
+        print("terminated (SIGTERM)" + _nothing_written(args), file=sys.stderr)
+        return 143
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _nothing_written(args) -> str:
+    # fit stages its folder (files.results_folder): an interrupted run leaves none
+    return "; no results folder was written" if getattr(args, "command", None) == "fit" else ""
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _end_workers() -> None:
+    """No worker process outlives an interrupted run (loky's pool; Dask futures are cancelled where
+    they were submitted)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not interrupt the clean-up
+    try:
+        if "sem_cocreate.inference.parallel" in sys.modules:
+            sys.modules["sem_cocreate.inference.parallel"].shutdown_workers()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -248,3 +248,11 @@ def test_fit_on_a_wenjuanxing_export(tmp_path, capsys):
     # no method variance was simulated: the method loading runs to its boundary and the report says so
     ulmc = json.loads((out / "cmv" / "ulmc.json").read_text())
     assert ulmc["converged"] is False and "boundary" in ulmc["notes"][-1]
+    # the method-factor model's warnings are that model's notes, not raw warnings on stderr
+    notes = json.loads((out / "notes.json").read_text())
+    topics = {e["topic"] for e in notes["entries"] if e["level"] == "warning"}
+    assert "method-factor model" in topics
+    assert not topics & {"structural model", "measurement model"}
+    assert ".py:" not in err and "Warning:" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "notes.json" in lines[0] and "method-factor model" in lines[0]

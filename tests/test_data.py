@@ -346,7 +346,14 @@ def test_cocreation_wenjuanxing_export(tmp_path):
                   + [labels[v - 1] for v in codes[i]] + [labels[f.correct - 1] for f in attn])
     p = tmp_path / "export.xlsx"
     wb.save(p)
-    r = read_responses(p, instrument=inst)
+    # the export lacks the consent and role questions: named in an error, or accepted with a warning
+    with pytest.raises(DataError, match=r"consent field \w+ .*matches no data column.*missing_fields='warn'"):
+        read_responses(p, instrument=inst)
+    from sem_cocreate.exceptions import DataWarning
+
+    with pytest.warns(DataWarning, match="consent field .* not in the data"):
+        r = read_responses(p, instrument=inst, missing_fields="warn")
+    assert any(n.startswith("WARNING:") and "did not run" in n for n in r.notes)
     assert set(inst.item_ids()) <= set(r.data.columns)
     clean = validate_responses(r, inst)
     expect = codes.astype(float)
@@ -357,3 +364,154 @@ def test_cocreation_wenjuanxing_export(tmp_path):
     assert clean["duration"].tolist() == [300.0, 301.0, 302.0, 303.0]
     for f in attn:
         assert clean[f.id].tolist() == [float(f.correct)] * 4
+
+
+# --- issue 14: nothing silently dropped (fixtures from make_fixtures.write_issue14) -----------------
+
+PLANTED = __import__("json").loads((FIX / "issue14.planted.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def wide():
+    return mf.wide_instrument()
+
+
+def test_edited_attention_header_is_matched_approximately_and_said(wide):
+    r = read_responses(FIX / "edited_attention_header.csv", instrument=wide)
+    assert r.column_map["attn2"] == "这是一道检测题，请选择“不同意”。"
+    assert any(n.startswith("attn2 <- column") and "approximate wording (similarity 0.9" in n for n in r.notes)
+    assert "approximate wording 1" in " ".join(r.notes)
+    v = validate_responses(r, wide)
+    assert v["attn2"].tolist()[5] == 6.0 and v["attn2"].notna().all()
+
+
+def test_attention_header_that_matches_nothing_is_an_error(tmp_path, wide):
+    text = (FIX / "edited_attention_header.csv").read_text(encoding="utf-8")
+    p = tmp_path / "renamed.csv"
+    p.write_text(text.replace("这是一道检测题，请选择“不同意”。", "Q17"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"^attention field attn2 .*matches no data column, so its screening rule "
+                                        r"could not run"):
+        read_responses(p, instrument=wide)
+    from sem_cocreate.exceptions import DataWarning
+
+    with pytest.warns(DataWarning, match="attention field attn2 not in the data"):
+        r = read_responses(p, instrument=wide, missing_fields="warn")
+    assert "attn2" not in r.data.columns
+    with pytest.raises(OptionError, match="missing_fields must be 'error' or 'warn'"):
+        read_responses(p, instrument=wide, missing_fields="ignore")
+
+
+def test_qualtrics_sav_with_labels_cut_at_255_bytes(wide):
+    r = read_responses(FIX / "qualtrics_long_labels.sav", instrument=wide)
+    assert {f"w{c}_{j}": f"Q{c}_{j}" for c in (1, 2, 3) for j in range(1, 6)}.items() <= r.column_map.items()
+    assert r.column_map["duration"] == "Duration__in_seconds_"
+    assert "start of the wording 15" in " ".join(r.notes)
+    v = validate_responses(r, wide)
+    x, dur, _ = mf.wide_answers(30, 143)
+    expect = x.astype(float)
+    expect[:, 4::5] = 8 - expect[:, 4::5]
+    np.testing.assert_array_equal(v[wide.item_ids()].to_numpy(), expect)
+    np.testing.assert_array_equal(v["duration"].to_numpy(), dur)
+
+
+def test_role_split_wenjuanxing_export_reads_each_role_from_its_block():
+    inst = mf.wide_instrument(role_text=True)
+    r = read_responses(FIX / "wjx_role_split.xlsx", instrument=inst)
+    v = validate_responses(r, inst)
+    roles = PLANTED["wjx_role_split.xlsx"]
+    assert v["role"].tolist() == [2.0 if x == "seeker" else 1.0 for x in roles]
+    x, _, _ = mf.wide_answers(24, 144)
+    expect = x.astype(float)
+    expect[:, 4::5] = 8 - expect[:, 4::5]
+    np.testing.assert_array_equal(v[inst.item_ids()].to_numpy(), expect)       # no answer lost, both roles
+    assert v[inst.item_ids()].notna().all().all()
+    assert any(n.startswith("role-split export: 15 item(s)") for n in r.notes)
+    assert " | " in r.column_map["w2_1"] and "seeker: " in r.column_map["w1_1"]
+
+
+def test_role_split_without_role_text_is_refused_with_advice():
+    inst = mf.wide_instrument(role_text=False)
+    with pytest.raises(DataError, match=r"item w\d_\d matches columns .* by its wording; give --mapping .*role_text"):
+        read_responses(FIX / "wjx_role_split.xlsx", instrument=inst)
+
+
+def test_excel_date_in_an_attention_check_names_row_and_column(wide):
+    r = read_responses(FIX / "excel_date_in_check.xlsx", instrument=wide)
+    with pytest.raises(DataError, match=r"^attention field attn2: row 4 \(line 5 of the file\) holds "
+                                        r"'1900-01-02 00:00:00' .*looks like a date"):
+        validate_responses(r, wide)
+
+
+def test_excel_dates_in_a_numeric_field_are_a_counted_note(wide):
+    from sem_cocreate.exceptions import DataWarning
+
+    r = read_responses(FIX / "excel_date_in_experience.xlsx", instrument=wide)
+    with pytest.warns(DataWarning, match=r"field experience: 2 cell\(s\) .* 2 of them dates.* row 2"):
+        v = validate_responses(r, wide)
+    assert v["experience"].isna().tolist() == [i in (2, 5) for i in range(1, 13)]
+    assert v.attrs["validation"]["unreadable_field_cells"] == {"experience": 2}
+
+
+def test_text_that_is_no_option_in_role_or_consent_is_an_error(tmp_path, wide):
+    text = (FIX / "consent_declined.csv").read_text(encoding="utf-8").splitlines()
+    head = text[0].split(",")
+    cells = text[3].split(",")
+    cells[head.index("role")] = "3"
+    text[3] = ",".join(cells)
+    p = tmp_path / "bad_role.csv"
+    p.write_text("\n".join(text) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"^role field role: row 3 \(line 4 of the file\) holds '3' where one of the option codes 1, 2"):
+        validate_responses(read_responses(p, instrument=wide), wide)
+
+
+def test_duplicate_id_message_gives_advice_the_cli_can_follow(inst):
+    r = read_responses(FIX / "duplicate_ids.csv", instrument=inst)
+    with pytest.raises(DataError, match="remove the repeated submissions from the export"):
+        validate_responses(r, inst)
+
+
+def test_closest_columns_for_a_chinese_item_are_not_metadata(tmp_path):
+    from openpyxl import load_workbook
+
+    inst = mf.wide_instrument(role_text=True)
+    wb = load_workbook(FIX / "wjx_role_split.xlsx")
+    ws = wb.active
+    ws.cell(1, 9).value = "3(完全不同的题干)"           # w1_1's solver column renamed
+    ws.cell(1, 24).value = "7(另一个题干)"              # and its seeker column
+    p = tmp_path / "x.xlsx"
+    wb.save(p)
+    with pytest.raises(DataError, match=r"item w1_1 .*matches no data column; closest columns: '3\(") as err:
+        read_responses(p, instrument=inst)
+    assert "序号" not in str(err.value) and "所用时间" not in str(err.value)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CELL = st.one_of(st.sampled_from(["", "(跳过)", "1900-01-02 00:00:00", "同意参与", "不同意", "接包方", "abc", "2",
+                                   "1", "99", "-2"]),
+                  st.integers(-3, 9).map(str), st.text(max_size=6))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(consent=st.lists(_CELL, min_size=5, max_size=5), role=st.lists(_CELL, min_size=5, max_size=5),
+       exp=st.lists(_CELL, min_size=5, max_size=5))
+def test_field_cells_give_values_or_one_data_error(consent, role, exp):
+    """Whatever lands in a field cell: clean codes, NaN, a counted note, or a DataError naming the field."""
+    import warnings
+
+    inst = mf.wide_instrument()
+    x, dur, _ = mf.wide_answers(5, 1)
+    df = pd.DataFrame(x.astype(float), columns=mf.WIDE_IDS)
+    df["consent"], df["role"], df["experience"] = consent, role, exp
+    df["duration"], df["attn1"], df["attn2"], df["id"] = dur, 5.0, 2.0, range(5)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v = validate_responses(df, inst)
+    except DataError as err:
+        assert str(err).split(":")[0] in ("consent field consent", "role field role", "field experience")
+        return
+    for c in ("consent", "role"):
+        assert v[c].dropna().isin([1.0, 2.0]).all()
+    assert pd.api.types.is_float_dtype(v["experience"])

@@ -24,10 +24,19 @@ def test_results_come_back_in_task_order_serial_and_parallel():
     assert os.getpid() not in {r[1] for r in par}               # ran in worker processes
 
 
-def test_progress_bar_goes_to_stderr(capsys):
+def test_progress_bar_goes_to_stderr(capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)   # as on a terminal
     parallel_map(_square_and_pid, range(3), jobs=1, progress=True, desc="unit test")
     captured = capsys.readouterr()
     assert "unit test" in captured.err and captured.out == ""
+
+
+def test_no_progress_bar_off_a_terminal(capsys):
+    # stderr is not a terminal under pytest: no carriage-return progress lines in a log
+    parallel_map(_square_and_pid, range(3), jobs=1, progress=True, desc="unit test")
+    assert capsys.readouterr().err == ""
 
 
 def test_empty_task_list():

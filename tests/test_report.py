@@ -116,7 +116,8 @@ def test_reliability_and_fit_numbers_equal_rounded_csv(results):
     fit = json.loads((results / "fit.json").read_text())
     sem_row = _md_table(md, "Fit of the structural model")[-1]
     assert sem_row[1] == f"{fit['chisq']:.2f}" and sem_row[2] == str(int(fit["df"]))
-    assert float(sem_row[4]) == pytest.approx(round(fit["cfi"], 3)) and float(sem_row[7]) == pytest.approx(round(fit["srmr"], 3))
+    assert float(sem_row[4]) == pytest.approx(round(fit["chisq"] / fit["df"], 2))
+    assert float(sem_row[5]) == pytest.approx(round(fit["cfi"], 3)) and float(sem_row[10]) == pytest.approx(round(fit["srmr"], 3))
 
 
 def test_screening_flow_matches_screening_json(results):
@@ -144,13 +145,15 @@ def test_simulated_banner_in_every_format(results):
 def test_chinese_report_headings_and_hypotheses(results):
     md = (results / "report.zh.md").read_text(encoding="utf-8")
     for heading in ("# 结构方程模型分析报告", "## 1 样本与数据筛查", "## 2 测量模型", "### 2.4 区分效度", "## 3 结构模型",
-                    "## 4 中介效应", "## 5 测量不变性", "## 6 方法陈述", "## 7 可重复性"):
+                    "## 4 中介效应", "## 5 测量不变性", "## 6 方法陈述", "## 附录", "### B 软件版本与输入文件",
+                    "### 3.4 结果概述", "### 3.5 研究局限"):
         assert heading + "\n" in md, heading
     hyp = pd.read_csv(results / "hypotheses.csv")
-    for h in hyp.to_dict("records"):
-        assert f"- {h['id']}: {h['text_zh']}" in md
+    for h in hyp.to_dict("records"):             # the narrative names every hypothesis and its verdict
+        verdict = "得到支持" if h["supported"] == "supported" else "未得到支持"
+        assert f"{h['id']}（{h['path']}）{verdict}" in md
     assert re.search(r"\*\*表 \d+\. 假设检验（结构路径）\*\*", md)
-    assert "| 假设 | 路径 | β | b | SE | p | 95% CI | 是否支持 |" in md
+    assert "| 假设 | 路径 | β | b | SE | p | 95% C.I. | 是否支持 |" in md
     assert "平台支持与治理" in md                  # construct names from the instrument
     assert "Structural model" not in md and "Supported?" not in md
 
@@ -199,26 +202,32 @@ def test_report_command_rerenders_identically(results, copy, capsys):
 
 def test_mediation_from_indirect_csv(copy):
     """With an indirect.csv (contract columns; here assembled from the folder's own := rows plus
-    bootstrap bookkeeping columns, for rendering only) the method line and Zhao types are shown."""
+    bootstrap bookkeeping columns, for rendering only) the method line and Zhao types are shown;
+    the confirmatory family is the main table, the rest goes to the appendix."""
     est = pd.read_csv(copy / "estimates.csv")
     ind = T.indirect_from_estimates(est)
     ind["method"] = "bootstrap bca"
     ind["n_boot"] = 5000
     ind["n_failed"] = 2
     ind["proportion_mediated"] = np.where(ind["kind"] == "specific", 0.25, np.nan)
-    ind["mediation_type"] = np.where(ind["kind"] == "specific", "indirect-only", "")
+    ind["mediation_type"] = np.where(ind["kind"] == "specific", "indirect-only", "complementary")
+    ind["family"] = np.where((ind["kind"] == "specific") & (ind["to"] == "VCC"), "confirmatory", "exploratory")
+    ind["pvalue.adj"] = np.where(ind["family"] == "confirmatory", 0.004, np.nan)
     ind.to_csv(copy / "indirect.csv", index=False)
     render_report(copy, formats=("md",), langs=("en", "zh"))
     md = (copy / "report.md").read_text(encoding="utf-8")
     assert "Method: bias-corrected and accelerated (BCa) bootstrap (5,000 resamples, 2 failed)." in md
-    assert "indirect.csv is not in the results folder" not in md
-    rows = _md_table(md, "Indirect effects on VCC")
-    n_vcc = int((ind["to"] == "VCC").sum())
-    assert len(rows) == n_vcc
-    first = ind[ind["to"] == "VCC"].iloc[0]
+    rows = _md_table(md, "Confirmatory indirect effects")
+    conf = ind[ind["family"] == "confirmatory"]
+    assert len(rows) == len(conf)
+    first = conf.iloc[0]
     assert rows[0][:5] == [first["path"], "specific indirect", T.fmt_num(first["est"], 3), T.fmt_num(first["se"], 3),
                            f"**{T.fmt_ci(first['ci.lower'], first['ci.upper'], 3)}**"]
-    assert rows[0][-2:] == ["0.25", "indirect-only (full)"]
+    assert rows[0][-2:] == [".004", "0.25"]           # Holm p, P_M; the one mediation type is said in the note
+    assert "Mediation type (Zhao et al., 2010): indirect-only (full) for every effect in the table." in md
+    assert "p (Holm)" in md and "### A Further defined effects" in md
+    appendix = _md_table(md, "All other defined effects")
+    assert len(appendix) <= len(ind) - len(conf)
     zh = (copy / "report.zh.md").read_text(encoding="utf-8")
     assert "偏差校正加速（BCa）bootstrap（5,000 次重抽样，2 次失败）" in zh
     assert "仅间接效应（完全中介）" in zh
@@ -226,26 +235,23 @@ def test_mediation_from_indirect_csv(copy):
 
 def test_mediation_table_of_the_pipeline(results):
     md = (results / "report.md").read_text(encoding="utf-8")
-    rows = _md_table(md, "Indirect effects on VCC")
-    assert ["PS → RI → KS → VCC", "specific indirect"] == rows[2][:2]
-    if not (results / "indirect.csv").exists():           # before mediation.py: the := rows of estimates.csv
-        assert "indirect.csv is not in the results folder" in md
-        return
     ind = pd.read_csv(results / "indirect.csv")
-    vcc = ind[ind["to"] == "VCC"].reset_index(drop=True)
-    assert len(rows) == len(vcc)
-    for row, r in zip(rows, vcc.to_dict("records")):
+    caption = "Confirmatory indirect effects" if "family" in ind.columns else "Specific indirect effects"
+    rows = _md_table(md, caption)
+    from sem_cocreate.report.figures import confirmatory_rows
+
+    main_rows = confirmatory_rows(ind).reset_index(drop=True)
+    assert len(rows) == len(main_rows) and len(rows) < 20
+    for row, r in zip(rows, main_rows.to_dict("records")):
         assert row[2] == T.fmt_num(r["est"], 3) and row[3] == T.fmt_num(r["se"], 3)
         assert row[4].strip("*") == T.fmt_ci(r["ci.lower"], r["ci.upper"], 3)
         assert row[4].startswith("**") == bool(r["ci.lower"] > 0 or r["ci.upper"] < 0)
-    kinds = [r[1] for r in rows]
-    assert {"specific indirect", "total indirect", "total", "contrast"} <= set(kinds)
     method = ind["method"].iloc[0]
     if method == "delta":
-        assert "Method: delta method (Wald intervals)." in md
-    else:                                               # the committed demo folder: 2,000 bootstrap resamples
-        assert method == "bootstrap-perc"
-        assert f"Method: bootstrap percentile ({ind['n_boot'].iloc[0]:,} resamples, {ind['n_failed'].iloc[0]} failed)." in md
+        assert "delta method" in md and "not the bootstrap" in md
+    else:
+        assert "p |" not in md.split(caption)[1].split("\n\n")[1]    # no normal-theory p beside bootstrap intervals
+        assert f"({ind['n_boot'].iloc[0]:,} resamples, {ind['n_failed'].iloc[0]} failed)" in md
 
 
 def test_warning_box_for_non_convergence_and_heywood(copy):
@@ -311,9 +317,10 @@ def test_minimal_folder_renders_with_notes(copy, tmp_path):
     for name in ("estimates.csv", "fit.json"):
         shutil.copy(copy / name, mini / name)
     paths = render_report(mini, formats=("md", "html", "docx"), langs=("zh", "en"))
-    assert [p.name for p in paths] == ["report.md", "report.html", "report.docx",
-                                       "report.en.md", "report.en.html", "report.en.docx"]
-    md = (mini / "report.en.md").read_text(encoding="utf-8")
+    # each language its own file name, whatever order the languages are asked in
+    assert [p.name for p in paths] == ["report.zh.md", "report.zh.html", "report.zh.docx",
+                                       "report.md", "report.html", "report.docx"]
+    md = (mini / "report.md").read_text(encoding="utf-8")
     assert "Not available: reliability.csv is not in the results folder." in md
     assert "SIMULATED" not in md                       # no notes.json: no claim either way
 
@@ -353,6 +360,6 @@ def test_docx_without_python_docx_says_what_to_install(copy, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(OptionError, match=r'pip install "sem_cocreate\[docx\]"'):
+    with pytest.raises(OptionError, match="reinstall sem_cocreate"):
         render_report(copy, formats=("docx",))
     assert not (copy / "report.docx").exists()

@@ -258,7 +258,8 @@ def test_flow_and_exclusion_columns():
     assert row1["reasons"] == "speeders;attention" and row1["id"] == 1
     flow = res.summary["flow"]
     assert flow[0] == {"step": "raw", "removed": 0, "n": 60}
-    assert [f["step"] for f in flow[1:-1]] == list(RULES)
+    # the small instrument has no consent field and the data no Status column: those rules are no step
+    assert [f["step"] for f in flow[1:-1]] == [r for r in RULES if r not in ("preview", "consent")]
     assert flow[-1]["n"] == res.summary["n_analysed"] == len(res.data)
     assert sum(f["removed"] for f in flow) == len(ex)
     assert res.summary["rules"]["speeders"]["removed"] == 1 and res.summary["rules"]["attention"]["flagged"] == 1
@@ -295,7 +296,7 @@ def test_config_dict_yaml_and_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("config, message", [
-    ({"speedy": {}}, "unknown screening rule 'speedy'; rules are missingness, speeders"),
+    ({"speedy": {}}, "unknown screening rule 'speedy'; rules are preview, consent, missingness, speeders"),
     ({"irv": {"sd": 1}}, r"unknown setting irv.sd; irv has enabled, min_sd, min_items"),
     ({"irv": {"min_sd": "low"}}, "screening setting irv.min_sd must be a number, got 'low'"),
     ({"mahalanobis": {"alpha": 5}}, "mahalanobis.alpha is a share between 0 and 1"),
@@ -348,6 +349,9 @@ def _cocreation_csv(path: Path, n: int = 80) -> None:
         df[f.id] = f.correct
     df.loc[0, "duration"] = 40
     df["id"] = np.arange(1, n + 1)
+    for f in inst.fields:                       # every declared field present (by kind, not by id)
+        if f.kind in ("consent", "role", "categorical") and f.id not in df.columns:
+            df[f.id] = f.options[0].code
     df.to_csv(path, index=False)
 
 
@@ -362,7 +366,7 @@ def test_cli_screen(tmp_path, capsys):
                "--set", "mahalanobis.enabled=false", "--out", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "screened 80 responses (csv): excluded 1 (missingness 0, speeders 1," in printed
+    assert "screened 80 responses (csv): excluded 1 (consent 0, missingness 0, speeders 1," in printed
     assert data.read_bytes() == before
     js = json.loads((out / "screening.json").read_text(encoding="utf-8"))
     assert js["settings"]["mahalanobis"]["enabled"] is False and js["n_analysed"] == 79
@@ -422,7 +426,11 @@ def frames(draw):
 @given(frames())
 def test_screen_never_crashes(case):
     inst, df = case
-    res = screen(df, inst)
+    try:
+        res = screen(df, inst)
+    except DataError as err:                 # the only refusal: one rule would remove every respondent
+        assert "would exclude all" in str(err) and "--set" in str(err)
+        return
     n = len(df)
     assert len(res.data) + len(res.exclusions) == n
     assert res.summary["n_analysed"] == len(res.data)
@@ -453,3 +461,176 @@ def test_realistic_wenjuanxing_export_of_the_default_instrument(tmp_path):
     all_planted = {i for ids in planted.values() for i in ids}
     clean_excluded = set(ex.index) - all_planted
     assert len(clean_excluded) < 0.02 * (320 - len(all_planted))
+
+
+# --- issue 14: consent, preview, zig-zag, a rule removing everyone, double reverse coding ---------
+
+PLANTED = json.loads((FIX / "issue14.planted.json").read_text(encoding="utf-8"))
+
+
+def _screen_fixture(name, inst=None, **kw):
+    from sem_cocreate.survey.responses import read_responses
+
+    inst = inst or mf.wide_instrument()
+    v = validate_responses(read_responses(FIX / name, instrument=inst), inst)
+    return screen(v, inst, **kw)
+
+
+def test_declined_or_missing_consent_is_excluded_and_counted():
+    res = _screen_fixture("consent_declined.csv")
+    ex = res.exclusions
+    assert ex.loc[ex["consent"], "row"].tolist() == PLANTED["consent_declined.csv"]      # 3 declined, 1 blank
+    assert res.summary["rules"]["consent"]["removed"] == 4
+    assert res.summary["flow"][1] == {"step": "consent", "removed": 4, "n": 36}
+    res = _screen_fixture("consent_declined.csv", config={"consent": {"missing_is_decline": False}})
+    assert res.exclusions.loc[res.exclusions["consent"], "row"].tolist() == [3, 7, 12]
+
+
+def test_consent_rule_reports_when_it_cannot_run():
+    inst, v = small_frame()
+    res = screen(v, inst)
+    assert res.summary["rules"]["consent"]["note"] == "the instrument has no consent field: rule not applied"
+    assert res.summary["rules"]["consent"]["applied"] is False
+    assert res.summary["rules"]["speeders"]["applied"] is True
+
+
+def test_qualtrics_preview_rows_are_excluded():
+    res = _screen_fixture("qualtrics_long_labels.sav")
+    ex = res.exclusions
+    assert ex.loc[ex["preview"], "row"].tolist() == PLANTED["qualtrics_long_labels.sav"]
+    assert res.summary["rules"]["preview"]["columns"] == ["Status", "DistributionChannel"]
+    assert res.summary["rules"]["speeders"]["applied"]            # Duration__in_seconds_ was recognised
+
+
+def test_zigzag_responders_are_caught_by_the_alternating_rule():
+    res = _screen_fixture("zigzag.csv")
+    ex = res.exclusions
+    assert ex.loc[ex["alternating"], "row"].tolist() == PLANTED["zigzag.csv"]
+    assert (ex.loc[ex["alternating"], "zigzag"] == 15).all()
+    res = _screen_fixture("zigzag.csv", config={"alternating": False})
+    assert "alternating" not in ";".join(map(str, res.exclusions["reasons"]))
+
+
+def test_alternating_rule_false_positive_rate_on_clean_simulated_data():
+    """Clean SIMULATED respondents of the default instrument: the zig-zag rule flags none of 5,000."""
+    from sem_cocreate.survey.instrument_file import load_instrument
+    from sem_cocreate.survey.simulate import simulate_responses
+
+    inst = load_instrument(ROOT / "questionnaires" / "cocreation.yaml")
+    df = simulate_responses(inst, n=5000, seed=14, careless=0.0)
+    v = validate_responses(df, inst)
+    only = {r: r == "alternating" for r in RULES}
+    res = screen(v, inst, config=only)
+    fpr = res.summary["rules"]["alternating"]["flagged"] / 5000
+    assert fpr == 0.0
+    inst2, clean, _ = clean_sample(n=2000)                       # a 15-item instrument, threshold 8
+    res = screen(validate_responses(clean, inst2), inst2, config=only)
+    assert res.summary["rules"]["alternating"]["flagged"] / 2000 < 0.001
+
+
+def test_longest_runs_match_a_plain_loop():
+    from sem_cocreate.survey.screening import _longest_run, _longest_zigzag
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 4, size=(200, 12)).astype(float)
+    x[rng.random(x.shape) < 0.1] = np.nan
+
+    def loop_run(r):
+        best = run = 0
+        prev = np.nan
+        for v in r:
+            run = 0 if np.isnan(v) else (run + 1 if run and v == prev else 1)
+            prev = v
+            best = max(best, run)
+        return best
+
+    def loop_zz(r):
+        best = run = 0
+        for i in range(2, len(r)):
+            ok = r[i] == r[i - 2] and r[i] != r[i - 1] and not np.isnan(r[i - 1])
+            run = run + 1 if ok else 0
+            best = max(best, run)
+        return best + 2 if best else 0
+
+    assert _longest_run(x).tolist() == [loop_run(r) for r in x]
+    assert _longest_zigzag(x).tolist() == [loop_zz(r) for r in x]
+
+
+def test_a_rule_that_would_remove_everyone_stops_naming_rule_and_column():
+    with pytest.raises(DataError, match=r"^screening rule attention \(column attn1, attn2\) would exclude all 30 "
+                                        r"respondents.*--set attention.enabled=false"):
+        _screen_fixture("attention_all_skipped.csv")
+
+
+def test_double_reverse_scored_item_gets_a_warning_naming_it():
+    from sem_cocreate.exceptions import DataWarning
+
+    with pytest.warns(DataWarning, match=r"check the reverse coding of w2_5: .*double reverse coding"):
+        res = _screen_fixture("double_reverse.csv")
+    assert len(res.summary["warnings"]) == 1 and "w2_5" in res.summary["warnings"][0]
+    with warnings_as_errors():                                   # the correctly coded file: no warning
+        _screen_fixture("zigzag.csv")
+
+
+def warnings_as_errors():
+    import warnings
+
+    class _Ctx:
+        def __enter__(self):
+            self.c = warnings.catch_warnings()
+            self.c.__enter__()
+            warnings.simplefilter("error")
+
+        def __exit__(self, *a):
+            return self.c.__exit__(*a)
+
+    return _Ctx()
+
+
+def test_study_hands_one_analysis_sample_to_every_table(tmp_path):
+    """α and ω/CR/AVE, item statistics and the models all describe the same respondents (listwise)."""
+    from sem_cocreate.study.notes import NoteLog
+    from sem_cocreate.study.options import StudyOptions
+    from sem_cocreate.study.step_inputs import read_inputs
+
+    log = NoteLog()
+    inputs = read_inputs(StudyOptions().resolved(), log)
+    s = inputs.analysis_sample
+    assert s["n"] == len(inputs.data) == inputs.data[inputs.instrument.item_ids()].dropna().shape[0]
+    assert s["n_screened"] == inputs.screened.summary["n_analysed"] and s["n_incomplete"] == s["n_screened"] - s["n"]
+    assert any(f"analysis sample: n = {s['n']}" in n.message for n in log.entries)
+    # the n is the model's n: a listwise fit on these data drops nothing more
+    fiml = read_inputs(StudyOptions(missing="fiml").resolved(), NoteLog())
+    assert fiml.analysis_sample["n"] == s["n_screened"] and fiml.analysis_sample["missing"] == "fiml"
+
+
+def test_a_declared_field_called_status_is_not_taken_for_qualtrics_preview():
+    inst, v = small_frame()
+    inst = Instrument(id=inst.id, title_en="", title_zh="", scale=inst.scale, constructs=inst.constructs,
+                      fields=inst.fields + (Field(id="Status", kind="categorical",
+                                                  options=(ScalePoint(1, "employed", "在职"),
+                                                           ScalePoint(2, "student", "学生"))),))
+    v = v.copy()
+    v["Status"] = 1.0
+    res = screen(v, inst)
+    assert res.summary["rules"]["preview"]["applied"] is False and not res.exclusions["preview"].any()
+
+
+def test_cli_names_an_absent_consent_field_or_warns_with_the_option(tmp_path, capsys):
+    from sem_cocreate.cli import main
+
+    data = tmp_path / "survey.csv"
+    _cocreation_csv(data)
+    from sem_cocreate.survey.instrument_file import load_instrument
+
+    inst = load_instrument(ROOT / "questionnaires" / "cocreation.yaml")
+    consent = inst.field_of_kind("consent").id
+    pd.read_csv(data).drop(columns=[consent]).to_csv(data, index=False)
+    rc = main(["screen", "--data", str(data), "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"consent field {consent}" in err and "--missing-fields warn" in err
+    assert len(err.strip().splitlines()) == 1
+    rc = main(["screen", "--data", str(data), "--missing-fields", "warn", "--out", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "consent 0" not in out
+    assert f"  warning: consent field {consent} not in the data" in out and capsys.readouterr().err == ""

@@ -59,7 +59,7 @@ def test_equality_constraint_between_labels_equals_a_shared_label():
     ("F =~ x1 + + x2", "line 1: empty term"),
     ("F =~ x1 + x2 + 3x", "line 1"),
     ("F =~ x1 + x2 + x3\nF ~ G\nab := a*b", "not a parameter label"),
-    ("F =~ x1 + a*x2 + x3\na > 0", "only equality of two parameter labels"),
+    ("F =~ x1 + a*x2 + x3\nb > 0", "'b' is not a parameter label"),
     ("F =~ x1 + x2 + x3\nF <~ x4", "not supported"),
 ])
 def test_syntax_errors_name_the_problem(syntax, match):
@@ -120,3 +120,15 @@ def test_parser_never_fails_with_anything_but_a_syntax_error(text):
         build_spec(text)
     except ModelSyntaxError:
         pass
+
+
+def test_general_constraints_are_kept_for_the_constraint_machinery():
+    spec = build_spec("F =~ x1 + a*x2 + b*x3\na > 0\na == b\nb == 2*a^2")
+    assert spec.general_constraints == (("a", ">", "0"), ("b", "==", "2*a^2"))
+    assert spec.npar == 5      # a == b shares one loading (+ 3 residuals, 1 factor variance)
+
+
+def test_auto_fix_single_fixes_the_lone_indicator_residual():
+    pt = build_spec("F =~ x1 + x2 + x3\nS =~ y\nF ~ S").partable
+    row = pt[(pt["lhs"] == "y") & (pt["op"] == "~~")].iloc[0]
+    assert row["free"] == 0 and row["ustart"] == 0

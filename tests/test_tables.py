@@ -133,7 +133,7 @@ def test_hypotheses_display_rounds_and_translates():
                       "pvalue": [1.715156661e-05, 0.9559769586], "ci.lower": [0.1418192023, -0.09715694168],
                       "ci.upper": [0.379483019, 0.1027884378], "supported": ["supported", "not supported"]})
     d = T.hypotheses_display(h)
-    assert list(d.columns) == ["H", "Path", "β", "b", "SE", "p", "95% CI", "Supported?"]
+    assert list(d.columns) == ["H", "Path", "β", "b", "SE", "p", "95% C.I.", "Supported?"]
     assert d.iloc[0].tolist() == ["H1", "PS → RI", "0.24", "0.26", "0.06", "< .001", "[0.14, 0.38]", "Yes"]
     assert d.iloc[1].tolist() == ["H4", "EM → KS", "0.00", "0.00", "0.05", ".956", f"[{M}0.10, 0.10]", "No"]
     assert T.hypotheses_display(h, lang="zh").iloc[:, -1].tolist() == ["支持", "不支持"]
@@ -177,11 +177,12 @@ def test_indirect_display_contract_columns():
         "proportion_mediated": [0.4567, 1.0, np.nan, 0.2], "mediation_type": ["complementary", "", None, "no-effect"]})
     assert T.indirect_outcomes(ind) == ["Y", "Z"]
     d = T.indirect_display(ind, outcome="Y")
-    assert list(d.columns) == ["Effect", "Type", "b", "SE", "95% CI", "β", "p", "P_M", "Mediation type"]
+    # bootstrap intervals: no normal-theory p beside them ("C.I." never collides with the construct CI)
+    assert list(d.columns) == ["Effect", "Type", "b", "SE", "95% C.I.", "β", "P_M", "Mediation type"]
     assert d.iloc[0].tolist() == ["X → M → Y", "specific indirect", "0.123", "0.030", "[0.065, 0.180]", "0.110",
-                                  "< .001", "0.46", "complementary (partial)"]
+                                  "0.46", "complementary (partial)"]
     assert d.iloc[2, 0] == f"X → M → Y {M} X → N → Y"          # path derived from the name when empty
-    assert d.iloc[2, 7] == ""                                      # no P_M for a contrast
+    assert d.iloc[2, 6] == ""                                      # no P_M for a contrast
     assert d.attrs["bold"] == [(0, 4), (1, 4), (2, 4)]             # intervals excluding zero
     zh = T.indirect_display(ind, outcome="Z", lang="zh")
     assert zh.iloc[0].tolist()[-1] == "无效应" and zh.iloc[0, 1] == "特定间接效应"
@@ -237,3 +238,47 @@ def test_group_paths_display():
     assert list(d.columns) == ["Path", "b (solver)", "b (seeker)", "Difference", "SE", "χ²", "df", "p"]
     assert d.iloc[0].tolist() == ["PS → RI", "0.28", "0.23", "0.05", "0.12", "0.17", "1", ".682"]
     assert d.iloc[1, 1] == f"{M}0.03" and d.attrs["bold"] == [(1, 7)]
+
+
+def test_indirect_display_delta_keeps_p_and_adds_holm():
+    ind = pd.DataFrame({"name": ["ind_X_M_Y", "ind_X_N_Y"], "path": ["X → M → Y", "X → N → Y"], "est": [0.2, 0.001],
+                        "se": [0.05, 0.01], "ci.lower": [0.1, -0.02], "ci.upper": [0.3, 0.02], "method": "delta",
+                        "kind": "specific", "to": "Y", "pvalue": [0.0001, 0.9], "pvalue.adj": [0.0002, 0.9],
+                        "proportion_mediated": [0.5, 1.0], "family": "confirmatory"})
+    d = T.indirect_display(ind)
+    assert list(d.columns) == ["Effect", "Type", "b", "SE", "95% C.I.", "p", "p (Holm)", "P_M"]
+    assert d.iloc[0, 6] == "< .001"
+    assert d.iloc[1, 7] == ""          # P_M not shown for an effect whose interval includes zero
+
+
+def test_normality_negative_kurtosis_does_not_recommend_mlr():
+    nm = {"p_skew": 0.13, "p_kurt": 0.015, "kurtosis": -2.44}
+    text = T.normality_recommendation(nm, estimator="ML")
+    assert "MLR" not in text.split("This run")[0] and "platykurtic" in text
+    assert "MLR" in T.normality_recommendation({"p_skew": 0.13, "p_kurt": 0.015, "kurtosis": 2.44})
+
+
+def test_fit_table_has_chisq_df_ifi_and_pclose():
+    fit = {"chisq": 100.0, "df": 50, "pvalue": 0.01, "cfi": 0.97, "tli": 0.96, "rmsea": 0.04, "rmsea.pvalue": 0.8,
+           "srmr": 0.03, "aic": 1, "bic": 2, "baseline.chisq": 1000.0, "baseline.df": 66}
+    d = T.fit_table({"SEM": fit})
+    row = dict(zip(d.columns, d.iloc[0]))
+    assert row["χ²/df"] == "2.00" and row["p close"] == ".800"
+    assert row["IFI"] == T.fmt_num((1000 - 100) / (1000 - 50), 3, leading_zero=False)
+
+
+def test_descriptives_and_collinearity_display():
+    desc = pd.DataFrame({"construct": ["A", "B"], "n_items": [3, 3], "mean": [4.0, 5.0], "sd": [1.0, 1.2],
+                         "sqrt_ave": [0.8, 0.75], "skew_min": [-0.5, -0.4], "skew_max": [-0.1, 0.2],
+                         "kurtosis_min": [-0.3, -0.2], "kurtosis_max": [0.1, 0.3], "cor_source": "latent",
+                         "A": [0.8, 0.45], "B": [0.45, 0.75]})
+    d = T.descriptives_display(desc)
+    assert d.iloc[1].tolist()[-2:] == [".45", ".75"] and d.iloc[0].tolist()[-1] == ""
+    assert (0, 5) in d.attrs["bold"] and (1, 6) in d.attrs["bold"]
+    coll = pd.DataFrame({"kind": ["inner", "full", "full"], "lhs": ["B", "", ""], "rhs": ["A", "A", "B"],
+                         "r2": [0.1, 0.2, 0.8], "vif": [1.11, 1.25, 5.0]})
+    eff = pd.DataFrame({"lhs": ["B"], "op": ["~"], "rhs": ["A"], "f2": [0.2], "size": ["medium"]})
+    c = T.collinearity_display(coll, eff)
+    assert c.iloc[0].tolist() == ["A → B", "1.11", "0.200", "medium"]
+    f = T.full_vif_display(coll)
+    assert f.iloc[0].tolist() == ["1.25", "5.00"] and f.attrs["bold"] == [(0, 1)]

@@ -10,8 +10,14 @@ from __future__ import annotations
 import pandas as pd
 
 from ..exceptions import OptionError
+from .compare import compare_models
 from .fit import fit_sem
+from .modindices import modindices
+from .predict import predict
+from .residuals import residuals
 from .result import SEMResult
+
+__all__ = ["sem", "cfa", "growth", "modindices", "compare_models", "residuals", "predict"]
 
 
 def sem(model: str, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise",
@@ -64,11 +70,9 @@ def sem(model: str, data: pd.DataFrame, *, estimator: str = "ML", missing: str =
     """
     if information not in ("expected", "observed"):
         raise OptionError(f"information={information!r} is not supported; use 'expected' or 'observed'")
-    kwargs = {}
-    if information != "expected":
-        kwargs["information"] = information
     return fit_sem(model, data, estimator=estimator, missing=missing, group=group,
-                   group_equal=tuple(group_equal), group_partial=tuple(group_partial), **kwargs)
+                   group_equal=tuple(group_equal), group_partial=tuple(group_partial),
+                   information=information)
 
 
 def cfa(model: str, data: pd.DataFrame, **options) -> SEMResult:
@@ -86,3 +90,33 @@ def cfa(model: str, data: pd.DataFrame, **options) -> SEMResult:
     8
     """
     return sem(model, data, **options)
+
+
+def growth(model: str, data: pd.DataFrame, *, group: str | None = None, **options) -> SEMResult:
+    """Fit a latent growth curve model, as ``lavaan::growth()`` does.
+
+    The same as :func:`sem` with a mean structure, the intercepts of the observed variables fixed
+    to 0 (``int.ov.free = FALSE``) and the latent means free (``int.lv.free = TRUE``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import sem_cocreate as sc
+    >>> rng = np.random.default_rng(3)
+    >>> i, s = rng.normal(size=(2, 300))
+    >>> df = pd.DataFrame({f"t{k}": 1 + i + k * (0.5 + 0.3 * s) + rng.normal(scale=0.5, size=300)
+    ...                    for k in range(4)})
+    >>> r = sc.growth("i =~ 1*t0 + 1*t1 + 1*t2 + 1*t3\\ns =~ 0*t0 + 1*t1 + 2*t2 + 3*t3", df)
+    >>> int(r.fit["df"])
+    5
+    """
+    from .result import group_levels
+    from .spec import build_spec
+
+    groups = group_levels(data, group) if group else ("",)
+    spec = build_spec(model, data_columns=data.columns, groups=groups, meanstructure=True,
+                      int_ov_free=False, int_lv_free=True,
+                      group_equal=tuple(options.pop("group_equal", ())),
+                      group_partial=tuple(options.pop("group_partial", ())))
+    information = options.pop("information", "expected")
+    return fit_sem(spec, data, group=group, information=information, **options)

@@ -38,6 +38,7 @@ def fit_sem(
     meanstructure: bool | None = None,
     start: np.ndarray | None = None,
     raise_on_failure: bool = False,
+    information: str = "expected",
 ) -> SEMResult:
     """Fit a lavaan-syntax model by maximum likelihood (or MLR / FIML / WLSMV).
 
@@ -55,6 +56,9 @@ def fit_sem(
         lavaan's ``group.equal`` / ``group.partial``.
     raise_on_failure : bool
         Raise :class:`FitError` instead of returning ``converged=False``.
+    information : {"expected", "observed"}
+        Standard errors from the expected or the observed information (lavaan's
+        ``information =``; observed: the Hessian of the ML discrepancy, complete-data ML only).
 
     Returns
     -------
@@ -73,6 +77,11 @@ def fit_sem(
         raise OptionError(f"missing={missing!r} is not supported; use listwise or fiml")
     if missing == "ml":
         missing = "fiml"
+    information = (information or "expected").lower()
+    if information not in ("expected", "observed"):
+        raise OptionError(f"information={information!r} is not supported; use expected or observed")
+    if information == "observed" and (estimator != "ML" or missing != "listwise"):
+        raise OptionError("--information observed works with --estimator ml and listwise data only")
     if missing == "fiml" and estimator == "WLSMV":
         raise OptionError("--missing fiml works with ml and mlr only; WLSMV uses pairwise information")
     if not isinstance(data, pd.DataFrame) or len(data) == 0:
@@ -92,10 +101,15 @@ def fit_sem(
 
     with threadpool_limits(limits=1, user_api="blas"):
         return _dispatch(spec, frames, estimator=estimator, missing=missing, group=group,
-                         n_dropped=n_dropped, start=start, raise_on_failure=raise_on_failure)
+                         n_dropped=n_dropped, start=start, raise_on_failure=raise_on_failure,
+                         information=information)
 
 
-def _dispatch(spec, frames, *, estimator, missing, group, n_dropped, start, raise_on_failure):
+def _dispatch(spec, frames, *, estimator, missing, group, n_dropped, start, raise_on_failure,
+              information="expected"):
+    if spec.general_constraints and (estimator == "WLSMV" or missing == "fiml"):
+        raise OptionError("constraints other than 'a == b' (==, <, > with arithmetic) work with "
+                          "--estimator ml or mlr and listwise data only")
     if estimator == "WLSMV":
         from .estimators.ordinal import fit_wlsmv
 
@@ -105,10 +119,11 @@ def _dispatch(spec, frames, *, estimator, missing, group, n_dropped, start, rais
 
         return fit_fiml(spec, frames, estimator=estimator, group=group)
     return _fit_ml_complete(spec, frames, estimator=estimator, n_dropped=n_dropped, start=start,
-                            raise_on_failure=raise_on_failure)
+                            raise_on_failure=raise_on_failure, information=information)
 
 
-def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on_failure=False):
+def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on_failure=False,
+                     information="expected"):
     from .estimate import fisher_scoring, sample_stats, start_values
     from .model import RAMModel
 
@@ -126,15 +141,26 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
                 f"definite{' in group ' + spec.groups[g] if len(frames) > 1 else ''} (n = {stats.n[g]}): "
                 "items are collinear or there are too few respondents; drop duplicated items or collect more data")
     model = RAMModel(spec, fixed_x_values=_fixed_x_getter(stats, ov_index))
-    check_identification_counts(spec, model.npar)
+    cons = None
+    neq = 0
     theta0 = start_values(model, stats) if start is None else np.asarray(start, float)
-    opt = fisher_scoring(model, stats, theta0)
+    if spec.general_constraints:
+        from .constraints import ConstraintSet, check_constraints, constrained_ml
+
+        check_constraints(spec)
+        cons = ConstraintSet.from_spec(spec)
+        neq = cons.eq_rank(theta0)
+    check_identification_counts(spec, model.npar - neq)
     notes: list[str] = []
-    if not opt.converged and start is None and len(frames) == 1:
+    if cons is not None:
+        opt = constrained_ml(model, stats, theta0, cons)
+    else:
+        opt = fisher_scoring(model, stats, theta0)
+    if not opt.converged and start is None and len(frames) == 1 and cons is None:
         # second opinion: semopy's optimizer from its own starting values, then our Fisher scoring
         from ._semopy import semopy_start
 
-        theta_s = semopy_start(spec, model, frames[0])
+        theta_s = semopy_start(spec, model, frames[0], notes=notes)
         if theta_s is not None:
             opt2 = fisher_scoring(model, stats, theta_s)
             if opt2.converged:
@@ -146,15 +172,62 @@ def _fit_ml_complete(spec, frames, *, estimator, n_dropped, start=None, raise_on
     if not converged:
         notes.append(f"the optimizer did not converge ({opt.message}); results are not trustworthy")
     vcov = extra_fit = None
+    if (cons is not None and estimator == "ML") or information == "observed":
+        vcov = _vcov_ml(model, stats, opt.theta, cons, information)
+        if vcov is None:
+            notes.append("the information matrix is singular: the model is not identified")
+            vcov = np.full((model.npar, model.npar), np.nan)
     if estimator == "MLR" and converged:
         # Huber-White sandwich SEs, Yuan-Bentler scaled test and robust fit indices
         from .estimators.robust import robust_complete
 
-        vcov, extra_fit = robust_complete(spec, model, stats, frames, opt.theta)
+        vcov, extra_fit = robust_complete(spec, model, stats, frames, opt.theta, constraints=cons)
     result = assemble_result(spec, model, stats, opt.theta, estimator=estimator, missing="listwise",
                              frames=frames, converged=converged, notes=notes, fmin=opt.fmin,
-                             vcov=vcov, extra_fit=extra_fit)
+                             vcov=vcov, extra_fit=extra_fit, neq=neq,
+                             internals={"information": information, "constraints": cons})
     if raise_on_failure and not result.converged:
         raise FitError("the model did not converge; " + "; ".join(result.notes))
     return result
 
+
+
+def observed_information(model, stats, theta: np.ndarray) -> np.ndarray:
+    """Unit observed information: half the Hessian of the ML discrepancy F at ``theta``.
+
+    Central differences of the analytic gradient (step 1e-5, symmetrised), as lavaan's
+    ``information = "observed"`` (``lav_model_hessian``) does; ``vcov = I_obs^-1 / N``.
+    """
+    from .estimate import ml_value_grad_info
+
+    k = theta.size
+    H = np.zeros((k, k))
+    for j in range(k):
+        h = 1e-5 * max(1.0, abs(theta[j]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[j] += h
+        tm[j] -= h
+        gp = ml_value_grad_info(model, tp, stats, want_info=False)[1]
+        gm = ml_value_grad_info(model, tm, stats, want_info=False)[1]
+        H[:, j] = (gp - gm) / (2 * h)
+    return 0.25 * (H + H.T)
+
+
+def _vcov_ml(model, stats, theta, cons, information):
+    """ML parameter covariance from the expected or observed information, with constraints."""
+    from .estimate import ml_value_grad_info
+    from .result import information_checks
+
+    if information == "observed":
+        info = observed_information(model, stats, theta)
+    else:
+        info = ml_value_grad_info(model, theta, stats)[2]
+    N = stats.ntotal
+    if cons is not None:
+        from .constraints import constrained_vcov
+
+        jac = cons.active_jac(theta)
+        if jac.shape[0]:
+            return constrained_vcov(info, jac, N)
+    vcov_unit, identified, _msg = information_checks(info, model.npar)
+    return vcov_unit / N if identified else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,44 @@ _EXPR_TOKENS = __import__("re").compile(r"\.?[A-Za-z_][A-Za-z0-9_.]*")
 
 EST_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci.lower", "ci.upper",
                "std.lv", "std.all"]
+
+
+@dataclass(frozen=True)
+class FitInternals:
+    """What later stages need to reuse a fit (bootstrap, invariance, score tests), typed and frozen.
+
+    ``model`` is the :class:`~sem_cocreate.engine.model.RAMModel`, ``stats`` the sample statistics,
+    ``frames`` the analysed data per group; ``extra`` holds estimator-specific pieces (FIML patterns and
+    H1 moments, WLSMV thresholds/polychorics/Gamma, iteration counts); ``invariance`` the level and
+    constraints of a model of the invariance chain. Read-only mapping access (``internals["model"]``)
+    is kept for existing callers.
+    """
+
+    model: Any = None
+    stats: Any = None
+    frames: tuple = ()
+    identified: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    invariance: Mapping[str, Any] | None = None
+
+    _FIELDS = ("model", "stats", "frames", "identified", "invariance")
+
+    def __getitem__(self, key: str):
+        if key in self._FIELDS:
+            value = getattr(self, key)
+            if key == "invariance" and value is None:
+                raise KeyError(key)
+            return value
+        return self.extra[key]
+
+    def get(self, key: str, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
 
 
 @dataclass(frozen=True)
@@ -54,7 +92,7 @@ class SEMResult:
     missing: str = "listwise"
     theta: np.ndarray | None = None
     vcov: np.ndarray | None = None
-    internals: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    internals: FitInternals = field(default_factory=FitInternals, repr=False, compare=False)
 
     def summary(self) -> str:
         """A lavaan-like text summary: ``summary(fit, fit.measures = TRUE, standardized = TRUE)``."""
@@ -157,11 +195,14 @@ def information_checks(info: np.ndarray, npar: int):
 
 
 def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, converged, notes,
-                    fmin, vcov=None, test=None, extra_fit=None, chisq=None, internals=None) -> SEMResult:
+                    fmin, vcov=None, test=None, extra_fit=None, chisq=None, internals=None,
+                    neq: int = 0) -> SEMResult:
     """Build the estimates table, fit measures and R² for a solution ``theta``.
 
     Estimators plug in through ``vcov`` (the parameter covariance matrix; default: inverse expected
     information / N), ``chisq`` (default ``N * fmin``) and ``extra_fit`` (more fit measures).
+    ``neq`` is the rank of the general equality constraints: lavaan adds it to ``df`` and takes it
+    off ``npar`` (:mod:`.constraints`).
     """
     from ._distributions import norm
 
@@ -259,10 +300,10 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     est = est[cols]
     # fit measures
     ndat, nfixedx = data_moments(spec)
-    df = ndat - npar - nfixedx
+    df = ndat - npar - nfixedx + neq
     if chisq is None:
         chisq = N * fmin
-    fm = fit_measures(chisq=chisq, df=df, npar=npar, stats=stats, implied=implied,
+    fm = fit_measures(chisq=chisq, df=df, npar=npar - neq, stats=stats, implied=implied,
                       meanstructure=spec.meanstructure, ngroups=len(spec.groups),
                       x_idx=[spec.ov_names.index(v) for v in spec.ov_x])
     if extra_fit:
@@ -280,8 +321,8 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     return SEMResult(
         spec=spec, estimates=est, fit=pd.Series(fm, dtype=float), n_obs=N, converged=converged_flag,
         notes=tuple(notes), r2=r2, estimator=estimator, missing=missing, theta=theta, vcov=vcov,
-        internals={"model": model, "stats": stats, "frames": frames, "identified": identified,
-                   **(internals or {})},
+        internals=FitInternals(model=model, stats=stats, frames=tuple(frames), identified=identified,
+                               extra=dict(internals or {})),
     )
 
 

@@ -59,6 +59,9 @@ class ModelSpec:
     meanstructure: bool = False
     defined: tuple[tuple[str, str], ...] = ()  # (name, expression) of := lines, in order
     constraints: tuple[tuple[str, str, str], ...] = ()   # (lhs, op, rhs) of == < > lines
+    # the constraints that are not a plain ``a == b`` of two labels (those share one parameter):
+    # handled by :mod:`sem_cocreate.engine.constraints` (lavaan's ceq / cin functions)
+    general_constraints: tuple[tuple[str, str, str], ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -184,6 +187,15 @@ def parse_syntax(syntax: str) -> list[Statement]:
         raise ModelSyntaxError("the model syntax is empty; write at least one line such as 'F =~ x1 + x2 + x3'")
     statements: list[Statement] = []
     for lineno, text in _logical_lines(syntax):
+        blk = re.match(r"^\s*(level|group|block)\s*:(?!=)", text)
+        if blk:
+            raise ModelSyntaxError(
+                f"line {lineno}: '{blk.group(1)}:' blocks (multilevel / per-group syntax) are not supported; "
+                "fit one level, and use --group for a multi-group model")
+        if re.search(r"(?<![A-Za-z0-9_.])efa\s*\(", text):
+            raise ModelSyntaxError(
+                f"line {lineno}: 'efa()' blocks (exploratory SEM) are not supported; "
+                "write the loadings out with '=~' or run the exploratory factor analysis on its own")
         m = _OP_RE.search(text)
         if not m:
             raise ModelSyntaxError(
@@ -197,10 +209,14 @@ def parse_syntax(syntax: str) -> list[Statement]:
                 _check_name(lhs_text, lineno, "defined parameter name")
             statements.append(Statement(lhs_text, op, rhs_text, Modifier(), lineno))
             continue
-        if op in ("<~", "|"):
+        if op == "<~":
             raise ModelSyntaxError(
-                f"line {lineno}: operator '{op}' (formative / thresholds) is not supported; "
-                "use reflective '=~' (thresholds come from --estimator wlsmv)")
+                f"line {lineno}: operator '<~' (formative / composite) is not supported; "
+                "use reflective '=~'")
+        if op == "|":
+            raise ModelSyntaxError(
+                f"line {lineno}: operator '|' (thresholds in the syntax) is not supported; "
+                "thresholds of ordinal items come from --estimator wlsmv")
         if not lhs_text:
             raise ModelSyntaxError(f"line {lineno}: nothing left of '{op}' in {text!r}")
         if not rhs_text:
@@ -245,7 +261,7 @@ def _per_group(values: tuple, g: int, ngroups: int, lineno: int, what: str):
     return values[g]
 
 
-_EXPR_NAME_RE = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+_EXPR_NAME_RE = re.compile(r"(?<![0-9A-Za-z_.])(?:[A-Za-z_][A-Za-z0-9_.]*|\.[A-Za-z_][A-Za-z0-9_.]*)")
 
 
 def build_spec(
@@ -258,6 +274,9 @@ def build_spec(
     group_equal: tuple[str, ...] = (),
     group_partial: tuple[str, ...] = (),
     orthogonal: bool = False,
+    int_ov_free: bool = True,
+    int_lv_free: bool = False,
+    auto_fix_single: bool = True,
 ) -> ModelSpec:
     """Build the parameter table of a lavaan-syntax model with lavaan's ``sem()`` defaults.
 
@@ -276,6 +295,12 @@ def build_spec(
         ``residual.covariances``, ``lv.variances``, ``lv.covariances``, ``regressions``, ``means``.
     group_partial : tuple of str
         Parameters (``"ks3~1"``, ``"F=~x2"``) exempt from ``group_equal``.
+    int_ov_free, int_lv_free : bool
+        lavaan's ``int.ov.free`` / ``int.lv.free``: free intercepts of the observed variables
+        (default) and free latent means (``growth()`` sets them False / True).
+    auto_fix_single : bool
+        lavaan's ``auto.fix.single``: the residual variance of the single indicator of a latent
+        variable is fixed to 0 (unless the syntax sets it).
 
     Returns
     -------
@@ -387,6 +412,11 @@ def build_spec(
             grows[k] = {"lhs": lhs, "op": op, "rhs": rhs, "user": 0, "group": g + 1,
                         "ustart": value, "free_flag": free, "label": "", "start": np.nan,
                         "line": 0, "explicit_free": False, "exo": exo}
+        if auto_fix_single:
+            for lv in lv_names:
+                inds = [s.rhs for s in model_st if s.op == "=~" and s.lhs == lv]
+                if len(inds) == 1 and inds[0] not in lv_names:
+                    add_default(inds[0], "~~", inds[0], free=False, value=0.0)
         for v in ov_nox + lv_names:
             add_default(v, "~~", v)
         if not orthogonal:
@@ -401,11 +431,17 @@ def build_spec(
                 add_default(a, "~~", b, free=False, exo=1)
         if meanstructure:
             for v in ov_nox:
-                add_default(v, "~1", "")
+                if int_ov_free:
+                    add_default(v, "~1", "")
+                else:
+                    add_default(v, "~1", "", free=False, value=0.0)
             for v in ov_x:
                 add_default(v, "~1", "", free=False, exo=1)
             for v in lv_names:
-                add_default(v, "~1", "", free=False, value=0.0)
+                if int_lv_free:
+                    add_default(v, "~1", "")
+                else:
+                    add_default(v, "~1", "", free=False, value=0.0)
         rows.extend(grows.values())
 
     pt = pd.DataFrame(rows)
@@ -423,7 +459,7 @@ def build_spec(
         _apply_group_equal(pt, group_equal, group_partial, lv_names, ov_nox)
 
     # explicit equality constraints between two labels (a == b) share one parameter, like equal labels
-    alias = _label_aliases(constraints, set(pt["label"]) - {""})
+    alias, general = _label_aliases(constraints, set(pt["label"]) - {""})
 
     # free parameter numbering, equality by label
     free = np.zeros(len(pt), dtype=int)
@@ -487,6 +523,7 @@ def build_spec(
         meanstructure=bool(meanstructure),
         defined=defined,
         constraints=constraints,
+        general_constraints=tuple(general),
     )
 
 
@@ -494,8 +531,13 @@ _ALLOWED_FUNCS = {"sqrt", "exp", "log", "abs", "pnorm", "min", "max"}
 
 
 def _label_aliases(constraints, labels: set[str]) -> dict[str, str]:
-    """Union of labels tied by ``a == b``; other constraint forms are refused with a clear message."""
+    """Union of labels tied by ``a == b``, and the other (general) constraints in order.
+
+    lavaan 0.6.14 counts a plain equality of two free labels as one parameter less (``npar`` and
+    ``df`` as with a shared label); every other form goes to the constraint machinery.
+    """
     parent: dict[str, str] = {}
+    general = []
 
     def find(x):
         while parent.get(x, x) != x:
@@ -505,13 +547,13 @@ def _label_aliases(constraints, labels: set[str]) -> dict[str, str]:
     for lhs, op, rhs in constraints:
         a, b = lhs.strip(), rhs.strip()
         if op != "==" or a not in labels or b not in labels:
-            raise ModelSyntaxError(
-                f"constraint '{lhs} {op} {rhs}': only equality of two parameter labels (a == b) is supported; "
-                "write equal parameters with one label (a*x1 + a*x2) and fixed values as 0.5*x")
+            general.append((lhs, op, rhs))
+            continue
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[rb] = ra
-    return {lab: find(lab) for lab in parent} | {lab: find(lab) for lab in list(parent.values())}
+    alias = {lab: find(lab) for lab in parent} | {lab: find(lab) for lab in list(parent.values())}
+    return alias, general
 
 _GROUP_EQUAL_OPS = {
     "loadings": ("=~", None),

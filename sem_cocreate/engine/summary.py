@@ -72,6 +72,8 @@ def summary_text(result) -> str:
     lines.append("Parameter Estimates:")
     groups = sorted(est["group"].unique()) if "group" in est.columns else [None]
     names = result.spec.groups
+    endogenous = (set(est.loc[est["op"] == "~", "lhs"]) | set(est.loc[est["op"] == "=~", "rhs"])
+                  | set(result.spec.ov_names))
     head = f"{'':<24}{'Estimate':>9}{'Std.Err':>9}{'z-value':>9}{'P(>|z|)':>9}{'Std.lv':>9}{'Std.all':>9}"
     for g in groups:
         sub = est if g is None else est[est["group"] == g]
@@ -88,8 +90,7 @@ def summary_text(result) -> str:
                 continue
             lines += ["", f"{title}:", head]
             current = None
-            for r in rows.itertuples(index=False):
-                row = r._asdict()
+            for row in rows.to_dict("records"):
                 label = f" ({row['label']})" if row.get("label") else ""
                 if op in ("=~", "~") or (op == "~~" and title == "Covariances"):
                     if row["lhs"] != current:
@@ -102,7 +103,8 @@ def summary_text(result) -> str:
                 elif op == "|":
                     name = f"    {row['lhs']}|{row['rhs']}{label}"
                 else:
-                    name = f"   .{row['lhs']}{label}" if op in ("~1", "~~v") else f"    {row['lhs']}{label}"
+                    dot = "." if row["lhs"] in endogenous else " "
+                    name = f"   {dot}{row['lhs']}{label}"
                 se = row.get("se")
                 free = se is not None and not (isinstance(se, float) and math.isnan(se)) and float(se) > 0
                 vals = _num(row["est"]) + (_num(se) + _num(row.get("z"), 9, 3) + _num(row.get("pvalue"))

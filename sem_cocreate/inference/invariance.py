@@ -113,7 +113,8 @@ def invariance_models(
             used.update(partial)
         res = fit_sem(model_syntax, data, estimator=estimator, missing=missing, group=group,
                       group_equal=equal, group_partial=free if equal else ())
-        res.internals["invariance"] = {"level": level, "group_equal": equal, "group_partial": partial}
+        res = dataclasses.replace(res, internals=dataclasses.replace(
+            res.internals, invariance={"level": level, "group_equal": equal, "group_partial": partial}))
         out[level] = res
     unused = [f for f in free if f not in used]
     if unused:
@@ -183,7 +184,7 @@ def invariance_table(results: dict) -> pd.DataFrame:
     prev = None
     for name, res in items:
         f = res.fit
-        inv = res.internals.get("invariance", {}) if isinstance(res.internals, dict) else {}
+        inv = res.internals.invariance or {}
         row = {"model": name}
         for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic", "npar"):
             row[k] = float(f.get(k, np.nan))

@@ -8,6 +8,7 @@ the number of workers or the scheduler.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -51,8 +52,63 @@ def resolve_jobs(jobs: int | None) -> int:
     return jobs
 
 
+def _worker_init() -> None:
+    """Run first in every local worker: Ctrl-C reaches the whole process group, but only the parent
+    handles it (it ends the workers), so a worker never prints its own KeyboardInterrupt traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def shutdown_workers() -> None:
+    """End every local worker process now (loky's reusable executor), without waiting for tasks.
+
+    Called by the CLI on Ctrl-C / SIGTERM so that no worker outlives the run. Creates nothing when
+    no pool exists.
+    """
+    mod = sys.modules.get("joblib.externals.loky.reusable_executor")
+    ex = getattr(mod, "_executor", None) if mod is not None else None
+    if ex is not None:
+        try:
+            ex.shutdown(wait=False, kill_workers=True)
+        except Exception:  # noqa: BLE001 - best effort while the process ends
+            pass
+
+
+def check_scheduler(address: str, *, timeout: float = 3.0) -> None:
+    """Check a ``--scheduler`` address before any work: its form (``tcp://HOST:PORT`` or
+    ``HOST:PORT``) and that something listens there, within ``timeout`` seconds.
+
+    Raises
+    ------
+    OptionError
+        A malformed address or nothing reachable there (one line saying which).
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    text = str(address).strip()
+    if "://" not in text:
+        text = "tcp://" + text
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if parts.scheme not in ("tcp", "tls") or not host or port is None or parts.path not in ("", "/"):
+        raise OptionError(f"--scheduler {address!r} is not an address like tcp://10.0.0.5:8786")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__ if not isinstance(exc, TimeoutError) else "timed out"
+        raise OptionError(f"cannot reach the Dask scheduler at {address!r} ({reason} within {timeout:g} s); "
+                          "start it or check --scheduler") from None
+
+
 def _progress_bar(total: int, desc: str, enabled: bool):
-    if not enabled:
+    # progress only on a terminal: a log file or pipe gets no carriage-return lines
+    if not enabled or not getattr(sys.stderr, "isatty", lambda: False)():
         return None
     from tqdm.auto import tqdm
 
@@ -120,7 +176,8 @@ def parallel_map(func: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int 
         from joblib.externals.loky import get_reusable_executor
 
         # one persistent pool; each worker gets one BLAS thread (small matrices, processes in parallel)
-        executor = get_reusable_executor(max_workers=n_jobs, timeout=300, env={k: "1" for k in BLAS_ENV})
+        executor = get_reusable_executor(max_workers=n_jobs, timeout=300, initializer=_worker_init,
+                                         env={k: "1" for k in BLAS_ENV})
         futures = [executor.submit(func, t) for t in tasks]
         out = []
         for fut in futures:
@@ -151,12 +208,16 @@ def _dask_map(func, tasks, *, scheduler, progress, desc):
     bar = _progress_bar(len(tasks), desc, progress)
     try:
         futures = client.map(func, tasks, pure=False)
-        for _ in as_completed(futures):
-            if bar is not None:
-                bar.update(1)
-        return client.gather(futures)
+        try:
+            for _ in as_completed(futures):
+                if bar is not None:
+                    bar.update(1)
+            return client.gather(futures)
+        except BaseException:   # Ctrl-C / SIGTERM: the cluster stops working for us
+            client.cancel(futures)
+            raise
     finally:
         if bar is not None:
             bar.close()
         if own:
-            client.close()
+            client.close(timeout=2)

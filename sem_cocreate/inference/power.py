@@ -448,7 +448,9 @@ def _instrument_for_population(pop_path: Path):
     from ..survey.instrument_file import default_instrument_path, load_instrument
 
     try:
-        raw = yaml.safe_load(pop_path.read_text(encoding="utf-8")) or {}
+        from ..survey.safe_yaml import load_yaml
+
+        raw = load_yaml(pop_path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         raw = {}
     name = raw.get("instrument") if isinstance(raw, dict) else None

@@ -3,7 +3,9 @@
 ``render_report(out_dir, formats=("html", "md"), langs=("en",))`` reads the folder's CSV/JSON files
 (:mod:`.folder`), builds the content once per language (:mod:`.context`, numbers rounded and
 labelled by :mod:`sem_cocreate.tables`) and writes ``report.html`` / ``report.md`` / ``report.docx``
-for the first language and ``report.<lang>.<ext>`` for every further one.
+in English and ``report.<lang>.<ext>`` in every other language (``report.zh.docx``), whichever
+languages are asked for. Report files of formats or languages not asked for in this run are
+removed, so the folder never holds a stale report next to a fresh one.
 """
 
 from __future__ import annotations
@@ -25,15 +27,20 @@ def _as_tuple(value, what: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def report_filename(fmt: str, lang: str, *, first: bool) -> str:
-    """``report.<ext>`` for the first language, ``report.<lang>.<ext>`` for the others.
+def report_filename(fmt: str, lang: str, *, first: bool = False) -> str:
+    """``report.<ext>`` in English, ``report.<lang>.<ext>`` in any other language.
+
+    ``first`` is accepted for old callers and ignored: a language keeps its own file name
+    whatever else is rendered in the same run.
 
     Examples
     --------
-    >>> report_filename("html", "zh", first=False)
-    'report.zh.html'
+    >>> report_filename("docx", "zh")
+    'report.zh.docx'
+    >>> report_filename("html", "en")
+    'report.html'
     """
-    return f"report.{fmt}" if first else f"report.{lang}.{fmt}"
+    return f"report.{fmt}" if lang == "en" else f"report.{lang}.{fmt}"
 
 
 def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Path]:
@@ -44,9 +51,9 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Pat
     out_dir : str or path-like
         A results folder written by ``python -m sem_cocreate fit``.
     formats : sequence of str or str
-        Any of ``html``, ``md``, ``docx`` (``docx`` needs the optional extra: ``pip install "sem_cocreate[docx]"``).
+        Any of ``html``, ``md``, ``docx``.
     langs : sequence of str or str
-        Any of ``en``, ``zh``; the first gets the plain file names.
+        Any of ``en``, ``zh``; English gets the plain file names.
 
     Returns
     -------
@@ -77,11 +84,21 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Pat
     from .folder import read_results_folder
 
     folder = read_results_folder(out_dir)
+    from .figures import write_figures
+
+    write_figures(folder.path, estimates=folder.estimates, r2=folder.r2, indirect=folder.indirect,
+                  invariance=folder.invariance)
+    folder = read_results_folder(out_dir)     # now with its figures/
+    for fmt in FORMATS:                       # no stale report of a format/language not asked for
+        for lang in LANGS:
+            old = folder.path / report_filename(fmt, lang)
+            if (fmt not in formats or lang not in langs) and old.is_file():
+                old.unlink()
     written: list[Path] = []
     for k, lang in enumerate(langs):
         report = build_report(folder, lang=lang)
         for fmt in formats:
-            path = folder.path / report_filename(fmt, lang, first=(k == 0))
+            path = folder.path / report_filename(fmt, lang)
             if fmt == "md":
                 from .markdown import render_markdown
 

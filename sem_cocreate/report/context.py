@@ -27,7 +27,7 @@ class Block:
     ``table`` (``table``, ``caption``, ``note``) or ``code`` (``text``).
     """
 
-    kind: str
+    kind: str                     # ... or ``figure`` (``path`` svg, ``png``, ``caption``)
     text: str = ""
     level: int = 2
     items: tuple[str, ...] = ()
@@ -35,6 +35,8 @@ class Block:
     caption: str = ""
     note: str = ""
     style: str = ""
+    path: str = ""
+    png: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class _Builder:
         self.lang = lang
         self.blocks: list[Block] = []
         self.n_table = 0
+        self.n_fig = 0
+        self.appendix: list = []
 
     def t(self, key, **kw) -> str:
         return label(key, self.lang, **kw)
@@ -73,6 +77,15 @@ class _Builder:
             return
         self.n_table += 1
         self.blocks.append(Block("table", table=df, caption=self.t(caption_key, n=self.n_table, **kw), note=note))
+
+    def figure(self, folder, stem, text):
+        svg = folder.figures.get(stem)
+        if svg is None:
+            return
+        self.n_fig += 1
+        png = Path(svg).with_suffix(".png")
+        self.blocks.append(Block("figure", path=str(svg), png=str(png) if png.is_file() else "",
+                                 caption=self.t("fig_caption", n=self.n_fig, text=text)))
 
     def missing(self, name):
         self.para(self.t("missing_section", file=name), style="note")
@@ -139,6 +152,12 @@ def build_report(folder: ResultsFolder, *, lang: str = "en") -> Report:
     _mediation(b, folder)
     _invariance(b, folder)
     _method(b, folder)
+    b.heading("s_appendix")
+    for blk in b.appendix:
+        if blk[0] == "table":
+            b.table(*blk[1], **blk[2])
+        else:
+            blk[1]()
     _reproducibility(b, folder)
     return Report(lang=lang, title=title, subtitle=subtitle, blocks=tuple(b.blocks))
 
@@ -157,10 +176,10 @@ def _sample(b: _Builder, folder: ResultsFolder):
         b.para(t("screen_note"), style="note")
     else:
         b.para(t("sample_sentence_noscreen", n_obs=T.fmt_int(n_obs)))
-    notes = [n for n in folder.notes.get("notes", []) or []]
-    if notes:
-        b.heading(t("notes_title"), level=3, raw=True)
-        b.items(notes)
+    if folder.sample_profile is not None and len(folder.sample_profile):
+        b.heading("s_profile", level=3)
+        b.table(T.profile_display(folder.sample_profile, lang=b.lang), "profile_caption",
+                note=t("profile_note"), n_obs=T.fmt_int(n_obs))
 
 
 def _measurement(b: _Builder, folder: ResultsFolder, names, wording):
@@ -197,12 +216,24 @@ def _measurement(b: _Builder, folder: ResultsFolder, names, wording):
     if folder.htmt is not None:
         mx, pair = T.htmt_max(folder.htmt)
         mc = T.htmt_max(folder.htmt_classic)[0] if folder.htmt_classic is not None else float("nan")
-        b.table(T.htmt_display(folder.htmt, lang=lang), "htmt_caption",
-                note=t("htmt_note", max_htmt=T.fmt_num(mx, 2, leading_zero=False), pair=pair,
-                       max_classic=T.fmt_num(mc, 2, leading_zero=False)))
+        note = t("htmt_note", max_htmt=T.fmt_num(mx, 2, leading_zero=False), pair=pair,
+                 max_classic=T.fmt_num(mc, 2, leading_zero=False))
+        ci_file = Path(folder.path) / "validity" / "htmt_ci.csv"
+        if ci_file.is_file():            # HTMT inference in the same table's note: HTMT is shown once
+            ci = pd.read_csv(ci_file)
+            if len(ci) and "ci.upper" in ci.columns:
+                top = ci.loc[ci["ci.upper"].idxmax()]
+                note += ("" if lang == "zh" else " ") + t(
+                    "htmt_inference", upper=T.fmt_num(top["ci.upper"], 2, leading_zero=False),
+                    pair=f"{top['lhs']}–{top['rhs']}", n_boot=T.fmt_int(top.get("n_boot")))
+        b.table(T.htmt_display(folder.htmt, lang=lang), "htmt_caption", note=note)
     else:
         b.missing("validity/htmt.csv")
-    if folder.fornell_larcker is not None:
+    if folder.descriptives is not None and len(folder.descriptives):
+        src = str(folder.descriptives["cor_source"].iloc[0]) if "cor_source" in folder.descriptives else "scores"
+        b.table(T.descriptives_display(folder.descriptives, lang=lang), "desc_caption",
+                note=t("desc_note", cor_source=t(f"cor_{src}")))
+    elif folder.fornell_larcker is not None:
         fl = T.fornell_larcker_display(folder.fornell_larcker, lang=lang)
         b.table(fl, "fl_caption", note=t("fl_note", n_viol=fl.attrs.get("violations", 0)))
     else:
@@ -234,7 +265,7 @@ def _common_method(b: _Builder, folder: ResultsFolder):
         f = path / name
         return pd.read_csv(f) if f.exists() else None
 
-    ci = read_csv("validity/htmt_ci.csv")
+    ci = read_csv("validity/htmt_ci.csv") if folder.htmt is None else None   # HTMT shown once
     if ci is not None and len(ci):
         ci = ci.rename(columns={"ci.lower": "ci_lower", "ci.upper": "ci_upper"})
         k = min(10, len(ci))
@@ -245,6 +276,10 @@ def _common_method(b: _Builder, folder: ResultsFolder):
     if harman or single is not None or ulmc or explo:
         b.heading("s_cmv", level=3)
         b.table(T.cmv_display(harman, single, ulmc, lang=lang), "cmv_caption", note=t("cmv_note"))
+        coll = folder.collinearity
+        if coll is not None and (coll["kind"] == "full").any():
+            mx = coll.loc[coll["kind"] == "full", "vif"].max()
+            b.table(T.full_vif_display(coll, lang=lang), "full_caption", note=t("full_note", max_vif=T.fmt_num(mx, 2)))
         b.para(T.kmo_sentence(explo, lang=lang))
 
 
@@ -259,7 +294,19 @@ def _structural(b: _Builder, folder: ResultsFolder, names):
         models[t("model_cfa")] = mf
     models[t("model_sem")] = folder.fit
     note = t("fit_note") + (("" if lang == "zh" else " ") + t("fit_note_robust") if folder.estimator == "MLR" else "")
+    mf = folder.measurement_fit or {}
+    if all(T._finite(x) for x in (mf.get("chisq"), mf.get("df"), folder.fit.get("chisq"), folder.fit.get("df"))) \
+            and folder.fit["df"] > mf["df"] and folder.estimator == "ML":
+        from scipy.stats import chi2
+
+        dchi, ddf = folder.fit["chisq"] - mf["chisq"], int(folder.fit["df"] - mf["df"])
+        p = T.fmt_p(chi2.sf(max(dchi, 0.0), ddf))
+        note += ("" if lang == "zh" else " ") + t("ag_test", dchi=T.fmt_num(dchi, 2), ddf=ddf,
+                                                   p=p if p.startswith("<") else f"= {p}")
     b.table(T.fit_table(models, lang=lang), "fit_caption_sem", note=note)
+    if folder.model_comparison is not None and len(folder.model_comparison):
+        b.table(T.model_comparison_display(folder.model_comparison, lang=lang), "mc_caption")
+    b.figure(folder, "path_diagram", t("fig_path"))
 
     b.heading("s_hypotheses", level=3)
     boot = int((folder.manifest.get("options") or {}).get("bootstrap") or 0)
@@ -267,11 +314,7 @@ def _structural(b: _Builder, folder: ResultsFolder, names):
     if folder.hypotheses is not None and len(folder.hypotheses):
         b.table(T.hypotheses_display(folder.hypotheses, lang=lang), "hyp_caption",
                 note=t("hyp_note", ci_kind=ci_kind))
-        col = "text_zh" if lang == "zh" else "text_en"
-        if col in folder.hypotheses.columns:
-            b.heading(t("hyp_statements"), level=4, raw=True)
-            b.items([f"{r['id']}: {r[col]}" for r in folder.hypotheses.to_dict("records")
-                     if isinstance(r.get(col), str) and r[col]])
+
     else:
         b.para(t("no_hypotheses"), style="note")
         b.table(T.paths_display(folder.estimates, lang=lang), "paths_caption", note=t("hyp_note", ci_kind=ci_kind))
@@ -285,7 +328,12 @@ def _structural(b: _Builder, folder: ResultsFolder, names):
         used = [c for c in names if c in set(folder.estimates["lhs"]) | set(folder.estimates["rhs"])]
         sep = "；" if lang == "zh" else "; "
         abbrev = sep.join(f"{c} = {names[c]}" for c in used)
-        b.para(t("abbrev", items=abbrev), style="note")
+        b.para(t("abbrev", items=abbrev) + " " + t("abbrev_ci_note"), style="note")
+    if folder.collinearity is not None or folder.effect_sizes is not None:
+        b.heading("s_collinearity", level=3)
+        b.table(T.collinearity_display(folder.collinearity, folder.effect_sizes, lang=lang), "coll_caption",
+                note=t("coll_note"))
+    _narrative(b, folder)
 
 
 def _mediation(b: _Builder, folder: ResultsFolder):
@@ -320,12 +368,57 @@ def _mediation(b: _Builder, folder: ResultsFolder):
     b.para(t("med_intro", method="; ".join(parts)))
     if fallback:
         b.para(t("med_fallback"), style="note")
-    for outcome in T.indirect_outcomes(ind):
-        df = T.indirect_display(ind, outcome=outcome if outcome else None, lang=lang)
-        note = t("med_note")
-        if "mediation_type" in ind.columns and (ind["mediation_type"] == "no direct path in model").any():
-            note += ("" if lang == "zh" else " ") + t("med_no_direct_note")
-        b.table(df, "med_caption", note=note, outcome=outcome or "—")
+    from .figures import confirmatory_rows
+
+    main = confirmatory_rows(ind)
+    rest = ind.drop(index=main.index)
+    boot = "method" in ind.columns and ind["method"].astype(str).str.contains("boot").any()
+    ci_kind = parts[0] if parts else ""
+    confirm = "family" in ind.columns and (ind["family"] == "confirmatory").any()
+    note = t("med_confirm_note" if confirm else "med_spec_note", ci_kind=ci_kind, k=len(rest))
+    if not boot:
+        note += ("" if lang == "zh" else " ") + t("delta_warning")
+    if "mediation_type" in ind.columns and (main.get("mediation_type") == "no direct path in model").any():
+        note += ("" if lang == "zh" else " ") + t("med_no_direct_note")
+    types = main["mediation_type"].dropna().astype(str) if "mediation_type" in main.columns else pd.Series(dtype=str)
+    if len(main) > 1 and types.nunique() == 1 and types.iloc[0] != "no direct path in model":
+        note += ("" if lang == "zh" else " ") + t("med_one_type", type=T.mediation_type_label(types.iloc[0], lang=lang))
+    b.table(T.indirect_display(main, lang=lang), "med_confirm_caption" if confirm else "med_spec_caption", note=note)
+    b.figure(folder, "indirect_effects", t("fig_indirect", ci_kind=ci_kind))
+    if len(rest):
+        b.appendix.append(("call", lambda: b.heading("s_app_a", level=3)))
+        b.appendix.append(("table", (T.indirect_display(rest, lang=lang), "med_app_caption"),
+                           {"note": t("med_note")}))
+
+
+def _narrative(b: _Builder, folder: ResultsFolder):
+    """A results paragraph ("H1 was supported, β = .24, p < .001") and the limitations, true for these data."""
+    t, lang = b.t, b.lang
+    sents = []
+    fit = folder.fit
+    cfi, rmsea, srmr = (fit.get(k) for k in ("cfi", "rmsea", "srmr"))
+    if T._finite(cfi) and T._finite(rmsea):
+        quality = ("fit_good" if cfi >= 0.95 and rmsea <= 0.06 and (not T._finite(srmr) or srmr <= 0.08)
+                   else "fit_ok" if cfi >= 0.90 and rmsea <= 0.08 else "fit_poor")
+        cells = T.fit_row(fit)
+        sents.append(t("narr_fit", quality=t(quality), chidf=cells["chidf"], cfi=cells["cfi"], tli=cells["tli"],
+                       rmsea=T.fmt_num(rmsea, 3, leading_zero=False), srmr=cells["srmr"]))
+    h = folder.hypotheses
+    if h is not None and len(h):
+        n_sup = 0
+        for r in h.to_dict("records"):
+            ok = str(r.get("supported", "")).lower() in ("supported", "true", "yes")
+            n_sup += ok
+            p = T.fmt_p(r.get("pvalue"))
+            p = p if p.startswith("<") else f"= {p}"
+            sents.append(t("narr_supported" if ok else "narr_not", h=r["id"], path=str(r.get("path", "")),
+                           beta=T.fmt_num(r.get("std.all"), 2, leading_zero=False), p=p))
+        sents.append(t("narr_summary", k=len(h), s=n_sup))
+    if sents:
+        b.heading("s_narrative", level=3)
+        b.para(("" if lang == "zh" else " ").join(sents))
+    b.heading("s_limitations", level=3)
+    b.para(t("limitations") + (t("limitations_sim") if folder.simulated else ""))
 
 
 def _invariance(b: _Builder, folder: ResultsFolder):
@@ -333,6 +426,7 @@ def _invariance(b: _Builder, folder: ResultsFolder):
     b.heading("s_invariance")
     if folder.invariance is not None and len(folder.invariance):
         b.table(T.invariance_display(folder.invariance, lang=lang), "inv_caption", note=t("inv_note"))
+        b.figure(folder, "invariance_fit", t("fig_invariance"))
     else:
         b.para(t("inv_none"), style="note")
     if folder.group_paths is not None and len(folder.group_paths):
@@ -369,6 +463,12 @@ def _method(b: _Builder, folder: ResultsFolder):
     text = t("method_para", estimator_long=t(f"est_{est}") if est in ("ML", "MLR", "WLSMV") else est,
              version=version, screening=screening, missing=t(f"miss_{missing}") if missing in ("listwise", "fiml")
              else missing, n_obs=T.fmt_int(folder.n_obs), indirect=indirect, seed=seed)
+    group = opts.get("group") or (folder.notes.get("invariance_group") if folder.invariance is not None else None)
+    if folder.invariance is not None and not group:
+        group = "role"
+    text += ("" if lang == "zh" else " ") + (t("method_checks", group=group) if folder.invariance is not None
+                                             else t("method_checks_nogroup"))
+    text += ("" if lang == "zh" else " ") + t("cite_software", version=version or "")
     if lang != "zh":
         text = " ".join(text.split())
     b.para(text, style="method")
@@ -378,7 +478,7 @@ def _method(b: _Builder, folder: ResultsFolder):
 
 def _reproducibility(b: _Builder, folder: ResultsFolder):
     t, lang = b.t, b.lang
-    b.heading("s_repro")
+    b.heading("s_app_b", level=3)
     man = folder.manifest
     cmd = man.get("command")
     if isinstance(cmd, list):
@@ -391,9 +491,9 @@ def _reproducibility(b: _Builder, folder: ResultsFolder):
              (t("repro_model"), folder.notes.get("model_source", "—"))]
     b.blocks.append(Block("table", table=T.key_value_table(pairs, lang=lang)))
     if man.get("inputs"):
-        b.heading(t("repro_inputs"), level=3, raw=True)
+        b.heading(t("repro_inputs"), level=4, raw=True)
         b.blocks.append(Block("table", table=T.inputs_table(man, lang=lang)))
     if man.get("versions"):
-        b.heading(t("repro_versions"), level=3, raw=True)
+        b.heading(t("repro_versions"), level=4, raw=True)
         b.blocks.append(Block("table", table=T.versions_table(man, lang=lang)))
     b.para(t("repro_rerun"), style="note")

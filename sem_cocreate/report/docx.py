@@ -1,5 +1,6 @@
-"""Word renderer (python-docx, the optional extra ``docx``): real Word headings and APA tables
-(horizontal rules only). python-docx is imported inside the functions."""
+"""Word renderer (python-docx, a regular dependency): real Word headings and APA tables
+(horizontal rules only), A4 pages, header rows repeated on every page, wide tables in landscape
+sections, figures as pictures. python-docx is imported inside the functions."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def check_docx_available() -> None:
     try:
         import docx  # noqa: F401
     except ImportError:
-        raise OptionError('--format docx needs python-docx; install it with pip install "sem_cocreate[docx]"') from None
+        raise OptionError("--format docx needs python-docx; reinstall sem_cocreate (pip install .), which depends on it") from None
 
 
 def _border(parent, tag: str, edges: dict[str, tuple[str, int]]):
@@ -64,8 +65,13 @@ def _column_widths(df, *, total_cm: float, char_cm: float = 0.17, min_cm: float 
 
     natural = []
     for j, col in enumerate(df.columns):
-        longest = max([_text_width(str(col)) * 1.15 + 1] + [_text_width(str(v)) for v in df.iloc[:, j]])
-        natural.append(max(min_cm, longest * char_cm + 0.35))
+        longest = max([_text_width(str(v)) for v in df.iloc[:, j]] + [1])
+        # a header never breaks inside a word: its longest word sets a floor
+        word = max([_text_width(w) for w in str(col).split()] + [1]) * 1.15
+        header = max(_text_width(str(col)) * 1.15 + 1, longest)
+        natural.append(max(min_cm, header * char_cm + 0.35, word * char_cm + 0.45))
+    floors = [max(min_cm, max([_text_width(w) for w in str(c).split()] + [1]) * 1.15 * char_cm + 0.45)
+              for c in df.columns]
     if sum(natural) > total_cm:
         lo, hi = min_cm, max(natural)
         for _ in range(50):                     # bisection on the cap
@@ -74,11 +80,11 @@ def _column_widths(df, *, total_cm: float, char_cm: float = 0.17, min_cm: float 
                 hi = cap
             else:
                 lo = cap
-        natural = [min(n, lo) for n in natural]
+        natural = [max(f, min(n, lo)) for n, f in zip(natural, floors)]
     return [Cm(w) for w in natural]
 
 
-def _apa_table(doc, df, *, font_pt: float):
+def _apa_table(doc, df, *, font_pt: float, total_cm: float = 17.0):
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
@@ -99,7 +105,7 @@ def _apa_table(doc, df, *, font_pt: float):
 
     rows = list(table.rows)
     center_ok = df.attrs.get("align") != "left"
-    widths = _column_widths(df, total_cm=17.0, char_cm=0.16 if font_pt >= 9 else 0.14)
+    widths = _column_widths(df, total_cm=total_cm, char_cm=0.16 if font_pt >= 9 else 0.14)
     table.autofit = False
     keep = len(df) <= 20             # keep small tables on one page
     for col, w in zip(table.columns, widths):
@@ -107,6 +113,15 @@ def _apa_table(doc, df, *, font_pt: float):
     for row in rows:
         for cell, w in zip(row.cells, widths):
             cell.width = w
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    tr_pr = rows[0]._tr.get_or_add_trPr()
+    header = OxmlElement("w:tblHeader")          # repeat the header row on every page
+    header.set(qn("w:val"), "true")
+    tr_pr.append(header)
+    no_split = OxmlElement("w:cantSplit")
+    tr_pr.append(no_split)
     for j, (cell, col) in enumerate(zip(rows[0].cells, df.columns)):
         put(cell, str(col), is_bold=True, center=center_ok and j > 0)
         _border(cell._tc.get_or_add_tcPr(), "tcBorders", {"bottom": ("single", 6)})
@@ -119,6 +134,18 @@ def _apa_table(doc, df, *, font_pt: float):
             for cell in row.cells:
                 cell.paragraphs[0].paragraph_format.keep_with_next = True
     return table
+
+
+def _section(doc, *, landscape: bool):
+    """Start a new A4 section, landscape or portrait."""
+    from docx.enum.section import WD_ORIENT, WD_SECTION
+    from docx.shared import Cm
+
+    sec = doc.add_section(WD_SECTION.NEW_PAGE)
+    sec.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    sec.page_width, sec.page_height = (Cm(29.7), Cm(21.0)) if landscape else (Cm(21.0), Cm(29.7))
+    sec.left_margin = sec.right_margin = sec.top_margin = sec.bottom_margin = Cm(2.0)
+    return sec
 
 
 def write_docx(report: Report, path) -> Path:
@@ -137,6 +164,7 @@ def write_docx(report: Report, path) -> Path:
 
     doc = Document()
     sec = doc.sections[0]
+    sec.page_width, sec.page_height = Cm(21.0), Cm(29.7)          # A4
     sec.left_margin = sec.right_margin = Cm(2.0)
     sec.top_margin = sec.bottom_margin = Cm(2.0)
     east_asian = "SimSun" if report.lang == "zh" else None
@@ -216,7 +244,10 @@ def write_docx(report: Report, path) -> Path:
                 rc = cap.add_run(b.caption)
                 rc.bold = True
             ncol = len(b.table.columns)
-            _apa_table(doc, b.table, font_pt=8 if ncol > 9 else 9)
+            wide = ncol > 9
+            if wide:
+                _section(doc, landscape=True)
+            _apa_table(doc, b.table, font_pt=8 if ncol > 9 else 9, total_cm=25.7 if wide else 17.0)
             if b.note:
                 p = doc.add_paragraph()
                 p.paragraph_format.space_before = Pt(2)
@@ -227,6 +258,18 @@ def write_docx(report: Report, path) -> Path:
                 r2.font.size = Pt(8.5)
             else:
                 doc.add_paragraph()
+            if wide:
+                _section(doc, landscape=False)
+        elif b.kind == "figure":
+            if b.png:
+                pic = doc.add_paragraph()
+                pic.alignment = WD_ALIGN_PARAGRAPH.CENTER
+                pic.paragraph_format.keep_with_next = True
+                pic.add_run().add_picture(b.png, width=Cm(16.5))
+            cap = doc.add_paragraph()
+            rc = cap.add_run(b.caption)
+            rc.italic = True
+            rc.font.size = Pt(9)
     path = Path(path)
     doc.save(str(path))
     return path

@@ -41,6 +41,12 @@ class ResultsFolder:
     invariance: pd.DataFrame | None = None
     group_paths: pd.DataFrame | None = None
     model_syntax: str | None = None
+    sample_profile: pd.DataFrame | None = None
+    descriptives: pd.DataFrame | None = None
+    collinearity: pd.DataFrame | None = None
+    effect_sizes: pd.DataFrame | None = None
+    model_comparison: pd.DataFrame | None = None
+    figures: dict = field(default_factory=dict)
 
     @property
     def n_obs(self) -> int | None:
@@ -133,7 +139,22 @@ def read_results_folder(out_dir) -> ResultsFolder:
         screening=opt_json("screening.json"), invariance=opt_csv("invariance.csv"),
         group_paths=opt_csv("group_paths.csv"),
         model_syntax=model.read_text(encoding="utf-8") if model.is_file() else None,
+        sample_profile=opt_csv("sample_profile.csv"), descriptives=opt_csv("descriptives.csv"),
+        collinearity=_csv_keep(path / "collinearity.csv"), effect_sizes=opt_csv("effect_sizes.csv"),
+        model_comparison=opt_csv("model_comparison.csv"),
+        figures={p.stem: p for p in sorted((path / "figures").glob("*.svg"))} if (path / "figures").is_dir() else {},
     )
+
+
+def _csv_keep(path: Path) -> pd.DataFrame | None:
+    """A CSV whose empty text cells stay empty strings (collinearity.csv's ``lhs`` of full-VIF rows)."""
+    if not path.is_file():
+        return None
+    df = _csv(path)
+    for col in ("lhs", "rhs", "kind"):
+        if col in df.columns:
+            df[col] = df[col].fillna("").astype(str)
+    return df
 
 
 def _sha256(path: Path) -> str:

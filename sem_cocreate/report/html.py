@@ -43,6 +43,17 @@ def _table_view(b) -> dict:
             "rows": rows, "left": left}
 
 
+def _figure_view(b) -> dict:
+    """A figure inlined as SVG (the XML prolog and DOCTYPE dropped; width set by CSS)."""
+    from markupsafe import Markup
+
+    svg = Path(b.path).read_text(encoding="utf-8")
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r'(<svg[^>]*?)\swidth="[^"]*"\s+height="[^"]*"', r"\1", svg, count=1)
+    return {"kind": "figure", "caption": b.caption, "svg": Markup(svg),
+            "small": not Path(b.path).stem.startswith("path_diagram")}
+
+
 def render_html(report: Report) -> str:
     """The whole report as a single HTML document (UTF-8, ``lang`` set, APA tables)."""
     import jinja2
@@ -50,7 +61,8 @@ def render_html(report: Report) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
-    blocks = [(_table_view(b) if b.kind == "table" else b) for b in report.blocks]
+    blocks = [(_table_view(b) if b.kind == "table" else _figure_view(b) if b.kind == "figure" else b)
+              for b in report.blocks]
     return env.get_template("report.html.j2").render(report=report, blocks=blocks,
                                                      html_lang=_HTML_LANG.get(report.lang, report.lang),
                                                      note_word=_NOTE.get(report.lang, "Note."))

@@ -40,7 +40,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cmv_note": "Harman's test: share of item variance on the first unrotated component (> 50% is the usual warning sign). "
                     "Single-factor CFA: all items on one factor, compared with the measurement model. Latent method "
                     "factor: one method factor with equal loadings on every item, orthogonal to the traits "
-                    "(Podsakoff et al., 2003; Liang et al., 2007).",
+                    "(the constrained variant of Podsakoff et al., 2003; Liang et al., 2007, free the loadings).",
         "cmv_harman": "Harman's single-factor test",
         "cmv_single": "Single-factor CFA vs measurement model",
         "cmv_ulmc": "Unmeasured latent method factor",
@@ -83,8 +83,8 @@ LABELS: dict[str, dict[str, str]] = {
         "step_analysed": "Retained after screening",
         "step_listwise": "Dropped for missing answers (listwise deletion)",
         "step_model": "Analysed in the models",
-        "screen_note": "Rules with zero removed were flagged for inspection only. "
-                       "Rules are applied in the order shown; a response is counted at the first rule that removes it.",
+        "screen_note": "Every flagged response is removed. "
+                       "Rules are applied in the order shown; a response is counted at the first rule that removes it, so a rule showing 0 may still have flagged responses an earlier rule had already removed.",
         "sample_sentence": "Of {n_raw} responses, {n_excluded} were excluded by the screening rules, "
                            "leaving {n_analysed}; the models were estimated on n = {n_obs}.",
         "sample_sentence_noscreen": "The models were estimated on n = {n_obs} responses (no screening record in the results folder).",
@@ -161,9 +161,9 @@ LABELS: dict[str, dict[str, str]] = {
         "col_h": "H",
         "col_path": "Path",
         "col_beta": "β",
-        "col_ci": "95% CI",
+        "col_ci": "95% C.I.",
         "col_supported": "Supported?",
-        "hyp_note": "β: standardized (std.all); b: unstandardized estimate; 95% CI of b ({ci_kind}). "
+        "hyp_note": "β: standardized (std.all); b: unstandardized estimate; 95% C.I. of b ({ci_kind}). "
                     "A hypothesis is supported when p < .05 with the expected sign.",
         "ci_wald": "Wald",
         "ci_boot": "bootstrap, {n_boot} resamples",
@@ -242,7 +242,7 @@ LABELS: dict[str, dict[str, str]] = {
         "screen_sentence": "Of {n_raw} responses received, {n_excluded} were excluded by careless-responding screening "
                            "({rules}). ",
         "ind_boot": "Indirect effects were tested with {ci_long} confidence intervals from {n_boot} bootstrap resamples.",
-        "ind_delta": "Indirect effects were tested with delta-method (Sobel-type) standard errors.",
+        "ind_delta": "Indirect effects were tested with delta-method standard errors; these normal-theory intervals assume a symmetric sampling distribution, which Zhao et al. (2010) advise against for products of coefficients — rerun with --bootstrap 5000 for percentile intervals.",
         "ind_mc": "Indirect effects were tested with Monte Carlo confidence intervals.",
         "method_simulated": "Note: the data of this run are simulated; replace them with real responses before using this paragraph.",
         # reproducibility
@@ -297,7 +297,7 @@ LABELS: dict[str, dict[str, str]] = {
         "s_cmv": "2.6 共同方法偏差与抽样适切性",
         "cmv_caption": "表 {n}. 共同方法偏差检验",
         "cmv_note": "Harman 单因子检验：第一个未旋转成分解释的题项方差比例（超过 50% 通常视为警示）。单因子 CFA：全部题项负荷于一个因子，并与测量模型比较。"
-                    "潜在方法因子：在所有题项上等负荷、与特质因子正交的方法因子（Podsakoff 等，2003；Liang 等，2007）。",
+                    "潜在方法因子：在所有题项上等负荷、与特质因子正交的方法因子（Podsakoff 等，2003 的约束形式；Liang 等，2007 则自由估计负荷）。",
         "cmv_harman": "Harman 单因子检验",
         "cmv_single": "单因子 CFA 与测量模型比较",
         "cmv_ulmc": "不可测潜在方法因子",
@@ -339,7 +339,7 @@ LABELS: dict[str, dict[str, str]] = {
         "step_analysed": "筛查后保留",
         "step_listwise": "因缺答被剔除（列删除）",
         "step_model": "进入模型分析",
-        "screen_note": "剔除数为 0 的规则仅作标记供核查。各规则按表中顺序执行，每份问卷只计入第一条将其剔除的规则。",
+        "screen_note": "凡被标记的问卷均予剔除。各规则按表中顺序执行，每份问卷只计入第一条将其剔除的规则，因此显示为 0 的规则也可能标记了已被前面规则剔除的问卷。",
         "sample_sentence": "共回收 {n_raw} 份问卷，按筛查规则剔除 {n_excluded} 份，保留 {n_analysed} 份；模型估计样本量 n = {n_obs}。",
         "sample_sentence_noscreen": "模型估计样本量 n = {n_obs}（结果文件夹中没有筛查记录）。",
         "fit_caption_cfa": "表 {n}. 测量模型（CFA）拟合指标",
@@ -405,7 +405,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col_h": "假设",
         "col_path": "路径",
         "col_beta": "β",
-        "col_ci": "95% CI",
+        "col_ci": "95% C.I.",
         "col_supported": "是否支持",
         "hyp_note": "β：标准化系数（std.all）；b：非标准化估计值；b 的 95% 置信区间（{ci_kind}）。"
                     "p < .05 且符号与预期一致时假设得到支持。",
@@ -520,7 +520,7 @@ def label(key: str, lang: str, **values) -> str:
     Examples
     --------
     >>> label("col_ci", "en")
-    '95% CI'
+    '95% C.I.'
     >>> label("sample_sentence_noscreen", "zh", n_obs=500)[:9]
     '模型估计样本量 n'
     """
@@ -528,3 +528,128 @@ def label(key: str, lang: str, **values) -> str:
     if text is None:
         text = LABELS["en"].get(key, key)
     return text.format(**values) if values else text
+
+
+# --- paper tables, figures, narrative (issue 13) ------------------------------------------------
+LABELS["en"].update({
+    "col_chidf": "χ²/df", "col_ifi": "IFI", "col_pclose": "p close",
+    "mc_caption": "Table {n}. Competing models",
+    "ag_test": "Structural vs measurement model (Anderson & Gerbing, 1988): Δχ²({ddf}) = {dchi}, p {p}.",
+    "htmt_inference": "HTMT inference (Henseler et al., 2015): the largest upper bound of the 95% bootstrap "
+                      "percentile intervals ({n_boot} resamples) is {upper} ({pair}); an upper bound below .85 supports "
+                      "discriminant validity for that pair.",
+    "med_one_type": "Mediation type (Zhao et al., 2010): {type} for every effect in the table.",
+    "fig_caption": "Figure {n}. {text}",
+    "fig_path": "Structural model: standardized coefficients (* p < .05, ** p < .01, *** p < .001); dashed arrows "
+                "are not significant at .05; R² inside the endogenous constructs.",
+    "fig_indirect": "Indirect effects of the confirmatory family with their {ci_kind} intervals (a dashed line at zero).",
+    "fig_invariance": "Model fit across the invariance steps (CFI, left axis; RMSEA, right axis).",
+    "s_profile": "1.1 Sample profile",
+    "profile_caption": "Table {n}. Sample profile (n = {n_obs})",
+    "profile_note": "Counts and shares of the analysed respondents; numeric fields as M (SD).",
+    "col_field": "Characteristic", "col_level": "Category", "col_count": "n", "col_share": "%",
+    "desc_caption": "Table {n}. Descriptive statistics and construct correlations",
+    "desc_note": "M and SD of the construct scores (item means); item skewness and excess kurtosis ranges "
+                 "(psych::describe type 3). Off-diagonal: {cor_source}; diagonal (bold): √AVE.",
+    "cor_latent": "latent correlations from the measurement model",
+    "cor_scores": "correlations of the construct scores",
+    "col_skew": "Skew", "col_kurt": "Kurtosis",
+    "s_collinearity": "3.3 Collinearity and effect sizes",
+    "coll_caption": "Table {n}. Collinearity (VIF) and effect sizes (f²) of the structural paths",
+    "coll_note": "Inner VIF: predictor on the other predictors of the same outcome (construct scores); f² = "
+                 "(R²incl − R²excl)/(1 − R²incl) with R²excl from a refit without the path; .02 small, .15 "
+                 "medium, .35 large (Cohen, 1988).",
+    "full_caption": "Table {n}. Full-collinearity VIF (Kock, 2015)",
+    "full_note": "Each construct score regressed on all the others; values above 3.3 point to common-method bias or "
+                 "collinearity. Largest here: {max_vif}.",
+    "col_path": "Path", "col_vif": "VIF", "col_f2": "f²", "col_size": "Size",
+    "size_negligible": "negligible", "size_small": "small", "size_medium": "medium", "size_large": "large",
+    "s_narrative": "3.4 Results in brief",
+    "narr_supported": "{h} ({path}) was supported, β = {beta}, p {p}.",
+    "narr_not": "{h} ({path}) was not supported, β = {beta}, p {p}.",
+    "narr_fit": "The structural model fitted the data {quality} (χ²/df = {chidf}, CFI = {cfi}, TLI = {tli}, "
+                "RMSEA = {rmsea}, SRMR = {srmr}).",
+    "fit_good": "well", "fit_ok": "acceptably", "fit_poor": "poorly",
+    "narr_summary": "Of {k} hypotheses, {s} were supported.",
+    "s_limitations": "3.5 Limitations",
+    "limitations": "The design is cross-sectional, so the paths are associations consistent with the model, not "
+                   "causal effects; all constructs come from one source (self-report in one survey), so common-method "
+                   "variance cannot be excluded by design (Section 2.6 shows the statistical checks); solver and "
+                   "seeker answers are not matched dyads, so value co-creation is measured from each side "
+                   "separately.",
+    "limitations_sim": " Above all, the data of this run are simulated: no result here is an empirical finding.",
+    "med_confirm_caption": "Table {n}. Confirmatory indirect effects",
+    "med_confirm_note": "Intervals: {ci_kind}. p (Holm): Holm-adjusted within the confirmatory family. "
+                        "P_M shown only when the total effect is clearly non-zero. The remaining {k} defined effects are "
+                        "in Appendix A.",
+    "med_spec_caption": "Table {n}. Specific indirect effects",
+    "med_spec_note": "Intervals: {ci_kind}. Totals and contrasts ({k} effects) are in Appendix A. "
+                     "P_M (proportion mediated) is shown only when the total effect is clearly non-zero.",
+    "med_app_caption": "Table {n}. All other defined effects",
+    "col_padj": "p (Holm)",
+    "delta_warning": "These intervals come from the delta method (normal theory), not the bootstrap.",
+    "s_appendix": "Appendix",
+    "s_app_a": "A Further defined effects",
+    "s_app_b": "B Software versions and inputs",
+    "cite_software": "Cite the software as: sem_cocreate {version} (Python), with the estimates checked against "
+                     "lavaan 0.6.14 (Rosseel, 2012), semTools 0.5.6 and psych 2.2.9.",
+    "method_checks": "Measurement invariance was tested across the groups of {group} (configural, metric, scalar, "
+                     "strict). Common-method variance was checked with Harman's test, a single-factor CFA, a latent "
+                     "method factor and full-collinearity VIFs (Kock, 2015).",
+    "method_checks_nogroup": "Common-method variance was checked with Harman's test, a single-factor CFA, a latent "
+                             "method factor and full-collinearity VIFs (Kock, 2015).",
+    "norm_reco_negkurt": "Mardia's kurtosis test rejects normality, but the multivariate kurtosis is below its expected "
+                         "value (platykurtic), where ML standard errors are, if anything, conservative; ML is adequate.",
+    "abbrev_ci_note": "C.I. = confidence interval (distinct from the construct CI).",
+})
+LABELS["zh"].update({
+    "col_chidf": "χ²/df", "col_ifi": "IFI", "col_pclose": "p close",
+    "mc_caption": "表 {n}. 竞争模型比较",
+    "ag_test": "结构模型与测量模型比较（Anderson & Gerbing，1988）：Δχ²({ddf}) = {dchi}，p {p}。",
+    "htmt_inference": "HTMT 推断（Henseler 等，2015）：95% 自助法百分位区间（{n_boot} 次重抽样）的最大上限为 {upper}（{pair}）；上限低于 .85 即支持该对构念的区分效度。",
+    "med_one_type": "中介类型（Zhao 等，2010）：表中所有效应均为{type}。",
+    "fig_caption": "图 {n}. {text}",
+    "fig_path": "结构模型：标准化系数（* p < .05，** p < .01，*** p < .001）；虚线表示在 .05 水平不显著；内生构念框内为 R²。",
+    "fig_indirect": "验证性间接效应及其 {ci_kind} 置信区间（虚线为零）。",
+    "fig_invariance": "各不变性步骤的模型拟合（左轴 CFI，右轴 RMSEA）。",
+    "s_profile": "1.1 样本概况",
+    "profile_caption": "表 {n}. 样本概况（n = {n_obs}）",
+    "profile_note": "分析样本的人数与比例；数值型字段为 M（SD）。",
+    "col_field": "特征", "col_level": "类别", "col_count": "人数", "col_share": "%",
+    "desc_caption": "表 {n}. 描述性统计与构念相关",
+    "desc_note": "M 与 SD 为构念得分（题项均值）；题项偏度与超额峰度范围（psych::describe 第 3 型）。非对角线：{cor_source}；对角线（粗体）：√AVE。",
+    "cor_latent": "测量模型的潜变量相关",
+    "cor_scores": "构念得分的相关",
+    "col_skew": "偏度", "col_kurt": "峰度",
+    "s_collinearity": "3.3 共线性与效应量",
+    "coll_caption": "表 {n}. 结构路径的共线性（VIF）与效应量（f²）",
+    "coll_note": "内部 VIF：同一结果变量的预测变量之间（构念得分）；f² = (R²含 − R²不含)/(1 − R²含)，R²不含由删除该路径后重新拟合得到；.02 小、.15 中、.35 大（Cohen，1988）。",
+    "full_caption": "表 {n}. 完全共线性 VIF（Kock，2015）",
+    "full_note": "每个构念得分对其余全部构念回归；大于 3.3 提示共同方法偏差或共线性。本研究最大值：{max_vif}。",
+    "col_path": "路径", "col_vif": "VIF", "col_f2": "f²", "col_size": "大小",
+    "size_negligible": "可忽略", "size_small": "小", "size_medium": "中", "size_large": "大",
+    "s_narrative": "3.4 结果概述",
+    "narr_supported": "{h}（{path}）得到支持，β = {beta}，p {p}。",
+    "narr_not": "{h}（{path}）未得到支持，β = {beta}，p {p}。",
+    "narr_fit": "结构模型与数据拟合{quality}（χ²/df = {chidf}，CFI = {cfi}，TLI = {tli}，RMSEA = {rmsea}，SRMR = {srmr}）。",
+    "fit_good": "良好", "fit_ok": "可接受", "fit_poor": "较差",
+    "narr_summary": "{k} 条假设中 {s} 条得到支持。",
+    "s_limitations": "3.5 研究局限",
+    "limitations": "本研究为横截面设计，路径只是与模型一致的相关关系而非因果效应；所有构念来自同一来源（同一问卷的自我报告），设计上无法排除共同方法偏差（统计检验见 2.6 节）；解题者与发布者的回答并非配对样本，价值共创分别从双方测量。",
+    "limitations_sim": "最重要的是，本次运行的数据为模拟数据：这里的结果都不是实证发现。",
+    "med_confirm_caption": "表 {n}. 验证性间接效应",
+    "med_confirm_note": "区间：{ci_kind}。p（Holm）：在验证性族内经 Holm 校正。仅当总效应明显不为零时显示 P_M。其余 {k} 个定义效应见附录 A。",
+    "med_spec_caption": "表 {n}. 特定间接效应",
+    "med_spec_note": "区间：{ci_kind}。总效应与对比（{k} 个）见附录 A。仅当总效应明显不为零时显示 P_M（中介比例）。",
+    "med_app_caption": "表 {n}. 其余定义效应",
+    "col_padj": "p（Holm）",
+    "delta_warning": "这些区间来自 delta 法（正态理论），而非 bootstrap。",
+    "s_appendix": "附录",
+    "s_app_a": "A 其余定义效应",
+    "s_app_b": "B 软件版本与输入文件",
+    "cite_software": "软件引用：sem_cocreate {version}（Python），估计值与 lavaan 0.6.14（Rosseel，2012）、semTools 0.5.6 和 psych 2.2.9 核对一致。",
+    "method_checks": "在 {group} 各组间检验了测量不变性（形态、度量、标量、严格）。共同方法偏差采用 Harman 单因子检验、单因子 CFA、潜在方法因子和完全共线性 VIF（Kock，2015）进行检查。",
+    "method_checks_nogroup": "共同方法偏差采用 Harman 单因子检验、单因子 CFA、潜在方法因子和完全共线性 VIF（Kock，2015）进行检查。",
+    "norm_reco_negkurt": "Mardia 峰度检验拒绝正态性，但多元峰度低于期望值（低峰态），此时 ML 标准误偏保守；ML 估计是合适的。",
+    "abbrev_ci_note": "C.I. = 置信区间（不同于构念 CI）。",
+})

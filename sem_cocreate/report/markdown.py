@@ -51,6 +51,11 @@ def _block(b: Block, lang: str) -> str:
         return "\n".join([f"> **{b.text}**", ">"] + [f"> {i}" for i in b.items])
     if b.kind == "warning":
         return "\n".join([f"> **⚠ {b.text}**", ">"] + [f"> - **{i}**" for i in b.items])
+    if b.kind == "figure":
+        from pathlib import Path
+
+        rel = "/".join(Path(b.path).parts[-2:])
+        return f"![{b.caption}]({rel})\n\n*{b.caption}*"
     if b.kind == "code":
         return f"```\n{b.text}\n```"
     if b.kind == "table":

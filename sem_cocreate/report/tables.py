@@ -225,7 +225,15 @@ def fit_row(fit: Mapping) -> dict[str, str]:
     rm = fmt_num(rmsea, FIT_DIGITS, leading_zero=False)
     if _finite(lo) and _finite(hi):
         rm += " " + fmt_ci(lo, hi, FIT_DIGITS, leading_zero=False)
-    return {"chisq": fmt_num(chisq, 2), "df": fmt_int(fit.get("df")), "p": fmt_p(p),
+    df = fit.get("df")
+    chidf = chisq / df if _finite(chisq) and _finite(df) and df > 0 else float("nan")
+    bchi, bdf = fit.get("baseline.chisq.scaled" if r else "baseline.chisq"), fit.get("baseline.df")
+    ifi = fit.get("ifi")
+    if not _finite(ifi) and _finite(bchi) and _finite(bdf) and _finite(chisq) and bchi - df > 0:
+        ifi = (bchi - chisq) / (bchi - df)          # Bollen's (1989) IFI, lavaan's fitMeasures "ifi"
+    return {"chisq": fmt_num(chisq, 2), "df": fmt_int(fit.get("df")), "p": fmt_p(p), "chidf": fmt_num(chidf, 2),
+            "ifi": fmt_num(ifi, FIT_DIGITS, leading_zero=False), "pclose": fmt_p(fit.get("rmsea.pvalue" + sfx,
+                                                                                        fit.get("rmsea.pvalue"))),
             "cfi": fmt_num(cfi, FIT_DIGITS, leading_zero=False), "tli": fmt_num(tli, FIT_DIGITS, leading_zero=False),
             "rmsea": rm, "srmr": fmt_num(fit.get("srmr"), FIT_DIGITS, leading_zero=False),
             "aic": fmt_num(fit.get("aic"), 1), "bic": fmt_num(fit.get("bic"), 1)}
@@ -243,7 +251,7 @@ def fit_table(models: Mapping[str, Mapping], *, lang: str = "en") -> pd.DataFram
     -------
     pandas.DataFrame
     """
-    keys = ("chisq", "df", "p", "cfi", "tli", "rmsea", "srmr", "aic", "bic")
+    keys = ("chisq", "df", "p", "chidf", "cfi", "tli", "ifi", "rmsea", "pclose", "srmr", "aic", "bic")
     rows = []
     for name, fit in models.items():
         cells = fit_row(fit)
@@ -457,7 +465,12 @@ def normality_recommendation(normality: Mapping, *, estimator: str = "ML", lang:
     if _finite(normality.get("p_kurt")) and normality["p_kurt"] < alpha:
         which.append(f"{label('norm_kurt_word', lang)} p = {fmt_p(normality['p_kurt'])}".replace("p = <", "p <"))
     sep = "；" if lang == "zh" else "; "
-    text = (label("norm_reco_mlr", lang, which=sep.join(which)) if which else label("norm_reco_ml", lang))
+    skew_sig = _finite(normality.get("p_skew")) and normality["p_skew"] < alpha
+    negative_kurt = _finite(normality.get("kurtosis")) and normality["kurtosis"] < 0
+    if which and not skew_sig and negative_kurt:
+        text = label("norm_reco_negkurt", lang)
+    else:
+        text = (label("norm_reco_mlr", lang, which=sep.join(which)) if which else label("norm_reco_ml", lang))
     space = "" if lang == "zh" else " "
     return text + space + label("norm_used", lang, estimator=str(estimator).upper())
 
@@ -665,12 +678,23 @@ def indirect_display(indirect: pd.DataFrame, *, outcome: str | None = None, lang
         Intervals whose bounds exclude zero are emphasised.
     """
     d = indirect
+    if {"kind", "from", "to", "est"} <= set(d.columns):
+        # a total equal to its total indirect effect (no direct path) is shown once
+        ti = d[d["kind"] == "total_indirect"].set_index(["from", "to"])["est"]
+        dup = d.apply(lambda r: r["kind"] == "total" and (r["from"], r["to"]) in ti.index
+                      and abs(ti.loc[(r["from"], r["to"])] - r["est"]) < 1e-12, axis=1)
+        d = d[~dup.astype(bool)]
     if outcome is not None and "to" in d.columns:
         d = d[d["to"].fillna("").astype(str) == outcome]
     has_pm = "proportion_mediated" in d.columns and d["proportion_mediated"].notna().any()
-    has_type = "mediation_type" in d.columns and d["mediation_type"].notna().any()
+    # one mediation type for every row (e.g. no direct paths in the model): said in the note instead
+    types = d["mediation_type"].dropna().astype(str) if "mediation_type" in d.columns else pd.Series(dtype=str)
+    has_type = len(types) > 0 and (types.nunique() > 1 or len(d) == 1)
     has_std = "std.all" in d.columns and d["std.all"].notna().any()
-    has_p = "pvalue" in d.columns and d["pvalue"].notna().any()
+    boot = "method" in d.columns and d["method"].astype(str).str.contains("boot|perc|bca|bc", regex=True).any()
+    # a bootstrap table shows no normal-theory p next to its percentile intervals
+    has_p = "pvalue" in d.columns and d["pvalue"].notna().any() and not boot
+    has_padj = "pvalue.adj" in d.columns and d["pvalue.adj"].notna().any()
     rows, bold = [], []
     for i, r in enumerate(d.to_dict("records")):
         path = indirect_path(r)
@@ -687,9 +711,12 @@ def indirect_display(indirect: pd.DataFrame, *, outcome: str | None = None, lang
             row.append(fmt_num(r.get("std.all"), 3))
         if has_p:
             row.append(fmt_p(r.get("pvalue")))
+        if has_padj:
+            row.append(fmt_p(r.get("pvalue.adj")))
         if has_pm:
-            row.append(fmt_num(r.get("proportion_mediated"), 2) if kind == "specific" or
-                       kind == "total_indirect" else "")
+            pm = r.get("proportion_mediated")
+            clear = _finite(lo) and _finite(hi) and (lo > 0 or hi < 0) and _finite(pm) and 0 <= pm <= 1
+            row.append(fmt_num(pm, 2) if clear and kind in ("specific", "total_indirect") else "")
         if has_type:
             row.append(mediation_type_label(r.get("mediation_type"), lang=lang))
         rows.append(row)
@@ -698,6 +725,8 @@ def indirect_display(indirect: pd.DataFrame, *, outcome: str | None = None, lang
         cols.append(label("col_beta", lang))
     if has_p:
         cols.append(label("col_p", lang))
+    if has_padj:
+        cols.append(label("col_padj", lang))
     if has_pm:
         cols.append(label("col_pm", lang))
     if has_type:
@@ -831,3 +860,88 @@ def htmt_ci_display(ci: pd.DataFrame, *, k: int = 10, lang: str = "en") -> pd.Da
                      label("col_ci", lang): fmt_ci(r.ci_lower, r.ci_upper, 2),
                      label("col_upper_below", lang): f"{below85} / {below90}"})
     return pd.DataFrame(rows)
+
+
+# --- paper tables (issue 13) ---------------------------------------------------------------------
+
+def profile_display(profile: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Characteristic, Category, n, %: one row a level (numeric fields as M (SD))."""
+    rows, last = [], None
+    for r in profile.to_dict("records"):
+        field = str(r["field"])
+        shown = field if field != last else ""
+        last = field
+        if r.get("kind") == "numeric":
+            rows.append([shown, f"M = {fmt_num(r.get('mean'), 2)} (SD = {fmt_num(r.get('sd'), 2)})",
+                         fmt_int(r.get("n")), fmt_num(100 * r["share"], 1) if _finite(r.get("share")) else NA])
+        else:
+            rows.append([shown, _text(r.get("level")), fmt_int(r.get("n")),
+                         fmt_num(100 * r["share"], 1) if _finite(r.get("share")) else NA])
+    df = pd.DataFrame(rows, columns=[label(k, lang) for k in ("col_field", "col_level", "col_count", "col_share")])
+    df.attrs["align"] = "left"
+    return df
+
+
+def descriptives_display(desc: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Construct, M, SD, skew range, kurtosis range, then the lower-triangle correlations (√AVE diagonal)."""
+    names = list(desc["construct"])
+    rows, bold = [], []
+    for i, r in enumerate(desc.to_dict("records")):
+        row = [r["construct"], fmt_num(r["mean"], 2), fmt_num(r["sd"], 2),
+               f"{fmt_num(r['skew_min'], 2)}, {fmt_num(r['skew_max'], 2)}",
+               f"{fmt_num(r['kurtosis_min'], 2)}, {fmt_num(r['kurtosis_max'], 2)}"]
+        for j, c in enumerate(names):
+            if j < i:
+                row.append(fmt_num(r[c], 2, leading_zero=False))
+            elif j == i:
+                row.append(fmt_num(r[c], 2, leading_zero=False))
+                bold.append((i, 5 + j))
+            else:
+                row.append("")
+        rows.append(row)
+    cols = [label("col_construct", lang), "M", "SD", label("col_skew", lang), label("col_kurt", lang)] + names
+    return _bold(pd.DataFrame(rows, columns=cols), bold)
+
+
+def collinearity_display(collinearity: pd.DataFrame | None, effects: pd.DataFrame | None, *,
+                         lang: str = "en") -> pd.DataFrame:
+    """Path, inner VIF, f², size: one row a structural path."""
+    rows = []
+    keys = []
+    if effects is not None and len(effects):
+        keys = [(str(r["lhs"]), str(r["rhs"])) for r in effects.to_dict("records")]
+    elif collinearity is not None:
+        keys = [(str(r["lhs"]), str(r["rhs"])) for r in collinearity.to_dict("records") if r["kind"] == "inner"]
+    inner = {}
+    if collinearity is not None:
+        inner = {(str(r["lhs"]), str(r["rhs"])): r["vif"] for r in collinearity.to_dict("records")
+                 if r["kind"] == "inner"}
+    eff = {}
+    if effects is not None:
+        eff = {(str(r["lhs"]), str(r["rhs"])): r for r in effects.to_dict("records")}
+    for k in keys:
+        e = eff.get(k, {})
+        size = e.get("size") if isinstance(e.get("size"), str) else ""
+        rows.append([f"{k[1]} → {k[0]}", fmt_num(inner.get(k), 2), fmt_num(e.get("f2"), 3),
+                     label(f"size_{size}", lang) if size else NA])
+    return pd.DataFrame(rows, columns=[label(k, lang) for k in ("col_path", "col_vif", "col_f2", "col_size")])
+
+
+def full_vif_display(collinearity: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """One row: the constructs as columns, their full-collinearity VIF below (values > 3.3 bold)."""
+    full = collinearity[collinearity["kind"] == "full"]
+    df = pd.DataFrame([[fmt_num(v, 2) for v in full["vif"]]], columns=list(full["rhs"].astype(str)))
+    return _bold(df, [(0, j) for j, v in enumerate(full["vif"]) if _finite(v) and v > 3.3])
+
+
+def model_comparison_display(mc: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Competing models: χ², df, CFI, TLI, RMSEA, SRMR, AIC, BIC, Δχ², Δdf, p."""
+    rows = []
+    for r in mc.to_dict("records"):
+        rows.append([_text(r.get("model")), fmt_num(r.get("chisq"), 2), fmt_int(r.get("df")),
+                     fmt_num(r.get("cfi"), 3, leading_zero=False), fmt_num(r.get("tli"), 3, leading_zero=False),
+                     fmt_num(r.get("rmsea"), 3, leading_zero=False), fmt_num(r.get("srmr"), 3, leading_zero=False),
+                     fmt_num(r.get("aic"), 1), fmt_num(r.get("bic"), 1), fmt_num(r.get("chisq.diff"), 2),
+                     fmt_int(r.get("df.diff")), fmt_p(r.get("pvalue"))])
+    return pd.DataFrame(rows, columns=["Model", "χ²", "df", "CFI", "TLI", "RMSEA", "SRMR", "AIC", "BIC", "Δχ²",
+                                       "Δdf", "p"])

@@ -94,11 +94,12 @@ class Field:
     """A non-construct survey field: role, platform, experience, duration, attention check, consent."""
 
     id: str                                   # column name, e.g. "role", "duration", "attn1"
-    kind: str                                 # "role", "categorical", "numeric", "duration", "attention", "consent", "id"
+    kind: str                                 # "role", "categorical", "numeric", "duration", "attention", "consent",
+    #                                           "id", "text", "status" (Qualtrics Status: 1 = Survey Preview)
     text_en: str = ""
     text_zh: str = ""
     options: tuple[ScalePoint, ...] = ()      # for categorical / role / consent fields
-    correct: int | None = None                # attention checks: the correct answer code
+    correct: int | None = None                # attention checks: the correct answer; consent: the agreeing code
     unit: str = ""                            # e.g. "seconds" for duration
     after: str = ""                           # construct id after whose block the field is asked ("" = intro)
     minimum: float | None = None              # numeric / duration fields: plausible range

@@ -49,7 +49,8 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ItemId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ITEM_ID_PATTERN)]
 ConstructId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CONSTRUCT_ID_PATTERN)]
 Stage = Literal["antecedent", "process", "outcome"]
-FieldKind = Literal["id", "role", "categorical", "numeric", "duration", "attention", "consent", "text"]
+FieldKind = Literal["id", "role", "categorical", "numeric", "duration", "attention", "consent", "text",
+                    "status"]
 
 
 class _Model(BaseModel):
@@ -181,7 +182,9 @@ def read_yaml(path: str | os.PathLike[str]) -> Any:
     except (OSError, UnicodeDecodeError) as err:
         raise InputFileError(f"{path}: cannot be read as UTF-8 text ({err}); save it as UTF-8.") from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        from .safe_yaml import load_yaml
+
+        return load_yaml(text, loader=_UniqueKeyLoader)   # limits on size, depth, aliases
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -346,8 +349,12 @@ def check_consistency(m: InstrumentModel) -> tuple[list[tuple[str, str]], list[s
                 errors.append((f"{base}.correct", "missing (an attention check needs its correct answer code)"))
             elif f.correct not in opt_codes:
                 errors.append((f"{base}.correct", f"{f.correct} is not one of the options ({', '.join(map(str, opt_codes))})"))
+        elif f.kind == "consent" and f.correct is not None:
+            if f.correct not in opt_codes:
+                errors.append((f"{base}.correct", f"{f.correct} is not one of the options ({', '.join(map(str, opt_codes))})"))
         elif f.correct is not None:
-            errors.append((f"{base}.correct", f"only attention fields have a correct answer (kind is {f.kind!r})"))
+            errors.append((f"{base}.correct", f"only attention fields have a correct answer, and consent "
+                                              f"fields their agreeing code (kind is {f.kind!r})"))
         if f.after and f.after not in construct_ids:
             errors.append((f"{base}.after", f"unknown construct {f.after!r} (known: {', '.join(construct_ids)})"))
         if f.min is not None and f.max is not None and f.min > f.max:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -130,6 +131,27 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+_ENTITY_START = {"=": "&#61;", "+": "&#43;", "-": "&#45;", "@": "&#64;"}
+_ENTITY_RE = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
+def _no_tags(text: str) -> str:
+    """``<`` and ``>`` as entities (no tag, script, event handler or autolink survives), and an ``&``
+    that would start a character reference too; other text unchanged (``R&D``, quotes)."""
+    return _ENTITY_RE.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _html_text(text: str) -> str:
+    """Text for a target that renders it as HTML (Qualtrics, LimeSurvey): one line, ``< >``
+    escaped so no tag, script or link survives; a leading ``= + - @`` written as an entity (the
+    platform shows the character, a spreadsheet opening the file sees no formula); Qualtrics'
+    ``[[`` directives broken up."""
+    out = _no_tags(_one_line(text)).replace("[[", "[&#91;").replace("]]", "]&#93;")
+    if out[:1] in _ENTITY_START:
+        out = _ENTITY_START[out[0]] + out[1:]
+    return out
+
+
 def _check_options(instrument: Instrument, formats, langs, role) -> tuple[list[str], list[str], str | None]:
     fmts = [str(f).strip().lower() for f in ([formats] if isinstance(formats, str) else formats)]
     fmts = [f for f in dict.fromkeys(fmts) if f]
@@ -211,7 +233,12 @@ def _html(instrument: Instrument, langs: list[str], role: str | None) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return _one_line(text).replace("|", "\\|")
+    """One Markdown table cell / inline text: Markdown renders inline HTML and links, so ``< >``
+    become entities and ``\\ ` [ ] |`` are backslash-escaped (no tag, script or link survives)."""
+    out = _no_tags(_one_line(text))
+    for ch in "\\`[]|":
+        out = out.replace(ch, "\\" + ch)
+    return out
 
 
 def _markdown(instrument: Instrument, langs: list[str], role: str | None) -> str:
@@ -226,7 +253,7 @@ def _markdown(instrument: Instrument, langs: list[str], role: str | None) -> str
     out.append("Response scale: " + "; ".join(f"{p.code} = {both(p.label_en, p.label_zh)}" for p in instrument.scale)
                + ".")
     if instrument.missing_codes:
-        out.append("Missing-value codes: " + "; ".join(f"{c} = {m}" for c, m in instrument.missing_codes) + ".")
+        out.append("Missing-value codes: " + "; ".join(f"{c} = {_md_cell(m)}" for c, m in instrument.missing_codes) + ".")
     recorded = [f for f in instrument.fields if f.kind in ("id", "duration")]
     if recorded:
         out.append("Recorded by the survey software: " + "; ".join(
@@ -247,7 +274,7 @@ def _markdown(instrument: Instrument, langs: list[str], role: str | None) -> str
                 if f.options:
                     out += [f"- ○ {o.code} {both(o.label_en, o.label_zh)}" for o in f.options]
                 else:
-                    out.append(f"- ______ {both(f.unit, _unit(f.unit, 'zh'))}")
+                    out.append(f"- ______ {both(f.unit, _unit(f.unit, 'zh'))}")  # both() escapes
                 out.append("")
             continue
         number += 1
@@ -295,9 +322,9 @@ def _qualtrics(instrument: Instrument, lang: str, role: str) -> str:
 
     def mc(f: Field, layout: str = "Vertical") -> None:
         lines.extend([f"[[Question:MC:SingleAnswer:{layout}]]", f"[[ID:{f.id}]]",
-                      _one_line(_pick(f.text_en, f.text_zh, lang)), "[[AdvancedChoices]]"])
+                      _html_text(_pick(f.text_en, f.text_zh, lang)), "[[AdvancedChoices]]"])
         for o in f.options:
-            lines.extend([f"[[Choice:{o.code}]]", _one_line(_pick(o.label_en, o.label_zh, lang))])
+            lines.extend([f"[[Choice:{o.code}]]", _html_text(_pick(o.label_en, o.label_zh, lang))])
         lines.append("")
 
     def ask(f: Field) -> None:
@@ -306,7 +333,7 @@ def _qualtrics(instrument: Instrument, lang: str, role: str) -> str:
         else:
             unit = f" ({_unit(f.unit, lang)})" if f.unit else ""
             lines.extend(["[[Question:TE:SingleLine]]", f"[[ID:{f.id}]]",
-                          _one_line(_pick(f.text_en, f.text_zh, lang)) + unit, ""])
+                          _html_text(_pick(f.text_en, f.text_zh, lang)) + unit, ""])
 
     for b in _layout(instrument, role):
         if b.kind != "construct":
@@ -315,16 +342,16 @@ def _qualtrics(instrument: Instrument, lang: str, role: str) -> str:
                 ask(f)
             continue
         c = b.construct
-        lines.extend([f"[[Block:{c.id} {_one_line(_pick(c.name_en, c.name_zh, lang))}]]", ""])
+        lines.extend([f"[[Block:{c.id} {_html_text(_pick(c.name_en, c.name_zh, lang))}]]", ""])
         if b.items:
             lines.extend(["[[Question:Matrix:SingleAnswer]]", f"[[ID:{c.id}]]",
-                          _one_line(_pick(instrument.instructions_en, instrument.instructions_zh, lang)),
+                          _html_text(_pick(instrument.instructions_en, instrument.instructions_zh, lang)),
                           "[[AdvancedChoices]]"])
             for k, it in enumerate(b.items, start=1):
-                lines.extend([f"[[Choice:{k}]]", _one_line(it.text_for(role, lang))])
+                lines.extend([f"[[Choice:{k}]]", _html_text(it.text_for(role, lang))])
             lines.append("[[AdvancedAnswers]]")
             for p in instrument.scale:
-                lines.extend([f"[[Answer:{p.code}]]", _one_line(_pick(p.label_en, p.label_zh, lang))])
+                lines.extend([f"[[Answer:{p.code}]]", _html_text(_pick(p.label_en, p.label_zh, lang))])
             lines.append("")
         for f in b.fields:
             ask(f)
@@ -345,7 +372,7 @@ def _limesurvey(instrument: Instrument, langs: list[str], role: str) -> str:
     if len(langs) > 1:
         row(**{"class": "S", "name": "additional_languages", "text": " ".join(LIMESURVEY_LANG[x] for x in langs[1:])})
     for lg in langs:
-        row(**{"class": "SL", "name": "surveyls_title", "text": _pick(instrument.title_en, instrument.title_zh, lg),
+        row(**{"class": "SL", "name": "surveyls_title", "text": _html_text(_pick(instrument.title_en, instrument.title_zh, lg)),
                "language": LIMESURVEY_LANG[lg]})
     blocks = _layout(instrument, role)
     for lg in langs:
@@ -356,29 +383,29 @@ def _limesurvey(instrument: Instrument, langs: list[str], role: str) -> str:
                 name = f"{b.construct.id} {_pick(b.construct.name_en, b.construct.name_zh, lg)}"
             else:
                 name = _HEADINGS[b.kind][lg]
-            row(**{"id": g, "class": "G", "type/scale": f"G{g - 1}", "name": _one_line(name), "relevance": "1",
+            row(**{"id": g, "class": "G", "type/scale": f"G{g - 1}", "name": _html_text(name), "relevance": "1",
                    "language": code})
             if b.kind == "construct" and b.items:
                 qid += 1
                 row(**{"id": qid, "class": "Q", "type/scale": "F", "name": b.construct.id, "relevance": "1",
-                       "text": _one_line(_pick(instrument.instructions_en, instrument.instructions_zh, lg)),
+                       "text": _html_text(_pick(instrument.instructions_en, instrument.instructions_zh, lg)),
                        "language": code, "mandatory": "N", "other": "N"})
                 for it in b.items:
                     row(**{"class": "SQ", "type/scale": "0", "name": it.id, "relevance": "1",
-                           "text": _one_line(it.text_for(role, lg)), "language": code})
+                           "text": _html_text(it.text_for(role, lg)), "language": code})
                 for p in instrument.scale:
                     row(**{"id": qid, "class": "A", "type/scale": "0", "name": p.code,
-                           "text": _pick(p.label_en, p.label_zh, lg), "language": code})
+                           "text": _html_text(_pick(p.label_en, p.label_zh, lg)), "language": code})
             for f in b.fields:
                 qid += 1
                 qtype = "L" if f.options else ("N" if f.kind in ("numeric", "duration") else "S")
                 unit = f" ({_unit(f.unit, lg)})" if f.unit and not f.options else ""
                 row(**{"id": qid, "class": "Q", "type/scale": qtype, "name": f.id, "relevance": "1",
-                       "text": _one_line(_pick(f.text_en, f.text_zh, lg)) + unit, "language": code,
+                       "text": _html_text(_pick(f.text_en, f.text_zh, lg)) + unit, "language": code,
                        "mandatory": "Y" if f.required else "N", "other": "N"})
                 for o in f.options:
                     row(**{"id": qid, "class": "A", "type/scale": "0", "name": o.code,
-                           "text": _pick(o.label_en, o.label_zh, lg), "language": code})
+                           "text": _html_text(_pick(o.label_en, o.label_zh, lg)), "language": code})
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=LIMESURVEY_COLUMNS, delimiter="\t", quotechar='"',
                             lineterminator="\n", restval="")
@@ -390,6 +417,8 @@ def _limesurvey(instrument: Instrument, langs: list[str], role: str) -> str:
 # --- codebook -------------------------------------------------------------------------------------
 
 def _codebook(instrument: Instrument, role: str | None) -> str:
+    from ..files import inert_cell
+
     roles = instrument.role_names()
     columns = CODEBOOK_COLUMNS + ["kind"] + [f"text_{lg}_{r}" for r in roles for lg in LANGS] + [
         "codes", "missing_codes"]
@@ -411,7 +440,7 @@ def _codebook(instrument: Instrument, role: str | None) -> str:
             for r in roles:
                 for lg in LANGS:
                     rec[f"text_{lg}_{r}"] = it.text_for(r, lg) if r in it.roles else ""
-            writer.writerow(rec)
+            writer.writerow({k: inert_cell(v) for k, v in rec.items()})
     for f in instrument.fields:
         codes = [o.code for o in f.options]
         lo = min(codes) if codes else ("" if f.minimum is None else f"{f.minimum:g}")
@@ -422,7 +451,7 @@ def _codebook(instrument: Instrument, role: str | None) -> str:
                "kind": f.kind + (f" [{f.unit}]" if f.unit else ""),
                "codes": "; ".join(f"{o.code}={o.label_en} ({o.label_zh})" for o in f.options),
                "missing_codes": missing if f.kind not in ("id", "duration") else ""}
-        writer.writerow(rec)
+        writer.writerow({k: inert_cell(v) for k, v in rec.items()})   # no spreadsheet formula survives
     return buf.getvalue()
 
 

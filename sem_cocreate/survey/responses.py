@@ -12,7 +12,10 @@ Formats (chosen by extension, then by content):
   序号 / 提交答卷时间 / 所用时间 (``508秒`` → 508 seconds) / 来源 / 来源详情 / 来自IP, question columns
   ``N、题干`` / ``N.题干`` / ``N：题干`` and matrix sub-items ``N(子项)`` or ``N、题干—子项``.
 
-The input file is only ever opened for reading.
+The input file is only ever opened for reading. The readers per platform live in
+:mod:`sem_cocreate.survey.readers`, validation in :mod:`sem_cocreate.survey.validation`; this module maps
+the columns to the instrument (ids, labels, wording, approximate wording, role blocks) and re-exports
+``validate_responses`` so that ``from sem_cocreate.survey.responses import ...`` keeps working.
 """
 
 from __future__ import annotations
@@ -20,84 +23,24 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import json
-import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataError, InputFileError, OptionError
+from ..exceptions import DataError, DataWarning, InputFileError, OptionError
 from .instrument import Instrument
+
+from .readers import (  # noqa: F401  (re-exported: survey.responses stays the one import place)
+    MISSING_NUMBERS, MISSING_TOKENS, REVERSE_MARKER, Responses, _EXCEL_EXT, _TEXT_EXT, _WJX_META, _WJX_QUESTION,
+    _Raw, _cell_text, _decode, _is_text, _norm_id, _norm_text, _number_or_text, _option_lookup,
+    _parse_duration, _read_excel, _read_spss, _read_stata, _read_text_table, _soft_numeric, _table_to_raw)
+from .validation import _is_missing_cell, _looks_like_date, validate_responses  # noqa: F401
 
 __all__ = ["Responses", "read_responses", "read_mapping", "validate_responses", "MISSING_TOKENS",
            "REVERSE_MARKER"]
-
-#: Cell contents that always mean "no answer" (besides the instrument's own missing codes).
-MISSING_TOKENS: tuple[str, ...] = ("", "-", "N/A", "NA", "n/a", "na", "NaN", "nan", "(跳过)", "(空)",
-                                   "（跳过）", "（空）", "-99", "99", "-2", "-3")
-#: Numeric codes that mean "no answer" when they lie outside the response scale.
-MISSING_NUMBERS: tuple[float, ...] = (-99.0, 99.0, -2.0, -3.0)
-#: Column written next to recoded data (``cleaned_data.csv``) so that re-reading it never recodes again.
-REVERSE_MARKER = "_reverse_recoded"
-
-_TEXT_EXT = {".csv", ".tsv", ".txt", ".dat"}
-_EXCEL_EXT = {".xlsx", ".xlsm", ".xls"}
-
-_WJX_META = ("序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP")
-_WJX_QUESTION = re.compile(r"^\s*(?:第\s*)?(\d+)\s*(?:题)?\s*(?:[、.．:：]\s*(?P<stem>.*?))?\s*"
-                           r"(?:[(（](?P<sub>.*)[)）])?\s*$", re.S)
-_DURATION_NAMES = {"用时", "答题用时", "答题时长", "作答时长", "duration", "duration_seconds", "time_taken"}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(小时|时|分钟|分|秒|h|m|s)", re.I)
-
-
-@dataclass(frozen=True)
-class Responses:
-    """Survey responses as read from an export, with where every column came from.
-
-    Attributes
-    ----------
-    data : pandas.DataFrame
-        One row per respondent; index ``row`` = the 1-based data row in the file (first respondent = 1).
-        Item columns are named by item id, fields by field id (``role``, ``duration`` in seconds, attention
-        checks, ``id``), then the file's other columns under their own names.
-    source_format : str
-        ``csv``, ``xlsx``, ``xls``, ``sav``, ``dta``, ``qualtrics`` or ``wenjuanxing``.
-    column_map : dict
-        Item / field id → the original column name in the file.
-    notes : tuple of str
-        What the reader detected or converted (encoding, header rows, option text mapped, ...).
-    value_labels : dict
-        Column (after renaming) → {code: label}, from SPSS/Stata value labels.
-    path : str
-        The file read.
-    header_rows : int
-        Lines above the first data row (1, or 3 for a Qualtrics export); line in file = row + header_rows.
-    """
-
-    data: pd.DataFrame
-    source_format: str
-    column_map: Mapping[str, str] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-    value_labels: Mapping[str, Mapping[Any, str]] = field(default_factory=dict)
-    path: str = ""
-    header_rows: int = 1
-
-
-@dataclass
-class _Raw:
-    """A table before mapping: column names, per-column match keys, string or numeric cells."""
-
-    frame: pd.DataFrame                      # columns = output names (unique), index 1..n
-    keys: dict[str, list[str]]               # column -> strings that may identify it (name, label, ImportId)
-    source_format: str
-    notes: list[str]
-    value_labels: dict[str, dict] = field(default_factory=dict)
-    header_rows: int = 1
-    wjx: bool = False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,7 +48,7 @@ class _Raw:
 # ----------------------------------------------------------------------------------------------
 
 def read_responses(path, *, instrument: Instrument | None = None, mapping=None,
-                   sheet: str | int | None = None) -> Responses:
+                   sheet: str | int | None = None, missing_fields: str = "error") -> Responses:
     """Read a survey export (csv, xlsx, xls, sav, dta, Qualtrics, Wenjuanxing) into :class:`Responses`.
 
     Parameters
@@ -120,6 +63,10 @@ def read_responses(path, *, instrument: Instrument | None = None, mapping=None,
         precedence over automatic matching.
     sheet : str or int, optional
         Excel sheet (default: the first).
+    missing_fields : {"error", "warn"}, default "error"
+        What to do when a declared field of an essential kind (attention, consent, duration, role)
+        matches no column: raise a :class:`DataError` naming it, or (``"warn"``) go on with a
+        :class:`DataWarning` and a note, so that the report says the rule behind it did not run.
 
     Returns
     -------
@@ -136,8 +83,15 @@ def read_responses(path, *, instrument: Instrument | None = None, mapping=None,
     -----
     Items are matched, in order, by the explicit mapping; by id (case-insensitive, then ignoring
     ``_``/``-``/spaces); by ``Item.source_labels`` (column name, Qualtrics ImportId, question text or SPSS
-    variable label); by the item's Chinese or English wording contained in the header.
+    variable label); by the item's Chinese or English wording contained in the header, or by a header
+    that is the start of the wording (SPSS cuts variable labels at 255 bytes); then by approximate
+    wording (normalised text, similarity >= 0.85, for edited headers). The notes say which item or field
+    was matched how. In a role-split export (one block of columns per role, the other block skipped),
+    an item's role-specific wording is matched to its own block and each respondent's answer is taken
+    from the block of their role.
     """
+    if missing_fields not in ("error", "warn"):
+        raise OptionError(f"missing_fields must be 'error' or 'warn', got {missing_fields!r}")
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"data file {str(p)!r} does not exist; check the path")
@@ -164,7 +118,9 @@ def read_responses(path, *, instrument: Instrument | None = None, mapping=None,
     column_map: dict[str, str] = {}
     frame = raw.frame
     if instrument is not None or explicit:
-        frame, column_map = _map_columns(raw, instrument, explicit)
+        frame, column_map = _map_columns(raw, instrument, explicit, missing_fields=missing_fields)
+        if instrument is not None and raw.role_columns:
+            frame = _combine_roles(frame, instrument, raw, column_map)
         if instrument is not None:
             frame = _codes_from_text(frame, instrument, raw, column_map)
     frame = frame.copy()
@@ -172,285 +128,6 @@ def read_responses(path, *, instrument: Instrument | None = None, mapping=None,
     return Responses(data=frame, source_format=raw.source_format, column_map=column_map,
                      notes=tuple(raw.notes), value_labels=dict(raw.value_labels), path=str(p),
                      header_rows=raw.header_rows)
-
-
-def _decode(data: bytes, name: str) -> tuple[str, str]:
-    """Decode file bytes: BOMs, then UTF-8, then GBK / GB18030, then charset-normalizer."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    for enc in ("utf-8", "gbk", "gb18030"):
-        try:
-            return data.decode(enc), enc
-        except UnicodeDecodeError:
-            continue
-    try:
-        from charset_normalizer import from_bytes
-        best = from_bytes(data).best()
-    except Exception:  # pragma: no cover - library missing or failing
-        best = None
-    if best is None:
-        raise InputFileError(f"data file {name!r}: cannot tell its text encoding; save it as UTF-8 CSV")
-    return str(best), best.encoding
-
-
-def _read_text_table(p: Path) -> tuple[pd.DataFrame, list[str]]:
-    text, enc = _decode(p.read_bytes(), p.name)
-    notes = [f"read {p.name} as text, encoding {enc}"]
-    first = text.split("\n", 1)[0]
-    try:
-        sep = csv.Sniffer().sniff(first, delimiters=",\t;").delimiter
-    except csv.Error:
-        sep = ","
-    if sep != ",":
-        notes.append(f"column separator {sep!r}")
-    try:
-        table = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
-                            skip_blank_lines=True)
-    except (pd.errors.ParserError, ValueError) as err:
-        msg = " ".join(str(err).split())
-        raise InputFileError(f"data file {p.name!r} is not a readable table ({msg}); export it as CSV again") from None
-    return table, notes
-
-
-def _cell_text(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    if isinstance(v, pd.Timestamp):
-        return v.strftime("%Y-%m-%d %H:%M:%S")
-    return str(v)
-
-
-def _read_excel(p: Path, *, sheet) -> pd.DataFrame:
-    head = p.read_bytes()[:8]
-    if head.startswith(b"PK"):
-        engine = "openpyxl"
-    elif head.startswith(b"\xd0\xcf\x11\xe0"):
-        engine = "xlrd"
-        try:
-            import xlrd  # noqa: F401
-        except ImportError:
-            raise InputFileError(f"data file {p.name!r} is an old Excel .xls; pip install xlrd, or save it as "
-                                 ".xlsx or CSV") from None
-    else:
-        # some platforms name a CSV or tab-separated text ".xls"
-        table, _ = _read_text_table(p)
-        return table
-    try:
-        table = pd.read_excel(p, sheet_name=0 if sheet is None else sheet, header=None, dtype=object,
-                              engine=engine)
-    except ValueError as err:
-        if "not found" in str(err) or "out of range" in str(err) or "index" in str(err).lower():
-            raise InputFileError(f"data file {p.name!r} has no sheet {sheet!r}; give sheet= by name or number") from None
-        raise InputFileError(f"data file {p.name!r} cannot be read as Excel ({err}); save it again as .xlsx") from None
-    except Exception as err:  # zip / xml corruption
-        raise InputFileError(f"data file {p.name!r} cannot be read as Excel ({type(err).__name__}); "
-                             "save it again as .xlsx") from None
-    return table.map(_cell_text)
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for i, n in enumerate(names):
-        n = n.strip() or f"column{i + 1}"
-        if n in seen:
-            seen[n] += 1
-            n2 = f"{n}.{seen[n]}"
-        else:
-            seen[n] = 0
-            n2 = n
-        out.append(n2)
-    return out
-
-
-def _is_import_id(cell: str) -> bool:
-    s = cell.strip()
-    if not s.startswith("{"):
-        return False
-    try:
-        return "ImportId" in json.loads(s)
-    except ValueError:
-        return False
-
-
-def _is_text(col: pd.Series) -> bool:
-    """True for object and string columns (pandas 3 reads text as the ``str`` dtype)."""
-    return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
-
-
-def _number_or_text(v):
-    """A cell as float when it reads as a number, else as given (e.g. ``(跳过)``)."""
-    if isinstance(v, str):
-        try:
-            return float(v.strip())
-        except ValueError:
-            return v.strip()
-    return v
-
-
-def _soft_numeric(col: pd.Series) -> pd.Series:
-    """Convert a column of strings to numbers when every non-empty cell is a number."""
-    if col.dtype != object and not pd.api.types.is_string_dtype(col):
-        return col
-    s = col.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
-    nonempty = s[s.map(lambda v: not (v is None or v == "" or (isinstance(v, float) and math.isnan(v))))]
-    if nonempty.empty:
-        return pd.Series(np.nan, index=col.index, dtype=float)
-    num = pd.to_numeric(nonempty, errors="coerce")
-    if num.isna().any():
-        return s
-    out = pd.Series(np.nan, index=col.index, dtype=float)
-    out.loc[nonempty.index] = num.astype(float)
-    return out
-
-
-def _table_to_raw(table: pd.DataFrame, *, source_format: str, notes: list[str]) -> _Raw:
-    """Header detection (plain, Qualtrics 3-row, Wenjuanxing) on an all-string table."""
-    if table.shape[0] == 0:
-        raise InputFileError("data file has no header row; export it again with column names")
-    table = table.fillna("").astype(str)
-    header = [str(c) for c in table.iloc[0]]
-    header_rows = 1
-    keys_extra: list[list[str]] = [[] for _ in header]
-    is_qualtrics = (table.shape[0] >= 3 and
-                    sum(_is_import_id(c) for c in table.iloc[2]) >= max(1, table.shape[1] // 2))
-    if is_qualtrics:
-        header_rows = 3
-        for j in range(table.shape[1]):
-            text2 = str(table.iat[1, j]).strip()
-            imp = str(table.iat[2, j]).strip()
-            try:
-                imp_id = str(json.loads(imp).get("ImportId", "")) if imp.startswith("{") else ""
-            except ValueError:
-                imp_id = ""
-            keys_extra[j] = [k for k in (imp_id, text2) if k]
-        source_format = "qualtrics"
-        notes.append("Qualtrics export: 3 header rows (names, question text, ImportId); data from line 4")
-    names = _unique_names(header)
-    body = table.iloc[header_rows:].reset_index(drop=True)
-    body.columns = names
-    # drop rows that are entirely empty (trailing Excel rows), keep file row numbers
-    body.index = pd.RangeIndex(1, len(body) + 1, name="row")
-    empty = body.apply(lambda r: all(not str(v).strip() for v in r), axis=1)
-    if empty.any():
-        notes.append(f"skipped {int(empty.sum())} empty row(s)")
-        body = body.loc[~empty]
-    keys = {n: [h.strip(), *extra] for n, h, extra in zip(names, header, keys_extra)}
-    wjx = sum(m in names for m in _WJX_META) >= 3 and "序号" in names
-    if wjx:
-        source_format = "wenjuanxing"
-        notes.append("Wenjuanxing (问卷星) export: metadata columns " +
-                     ", ".join(m for m in _WJX_META if m in names))
-    frame = pd.DataFrame({n: _soft_numeric(body[n]) for n in names}, index=body.index)
-    if is_qualtrics and "Finished" in frame.columns:
-        unfinished = frame["Finished"].astype(str).str.strip().str.lower().isin(["0", "0.0", "false"])
-        if unfinished.any():
-            notes.append(f"{int(unfinished.sum())} response(s) with Finished = 0 kept; filter them if the "
-                         "study uses completed responses only")
-    raw = _Raw(frame=frame, keys=keys, source_format=source_format, notes=notes, header_rows=header_rows,
-               wjx=wjx)
-    _standard_fields(raw)
-    return raw
-
-
-def _parse_duration(v) -> float:
-    """``508秒`` / ``8分28秒`` / ``1小时2分3秒`` / ``508`` → seconds (NaN when unreadable)."""
-    if v is None:
-        return np.nan
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        return float(v)
-    s = str(v).strip()
-    if not s:
-        return np.nan
-    try:
-        return float(s)
-    except ValueError:
-        pass
-    parts = _DURATION_PART.findall(s)
-    if not parts or _DURATION_PART.sub("", s).strip():
-        return np.nan
-    factor = {"小时": 3600, "时": 3600, "h": 3600, "分钟": 60, "分": 60, "m": 60, "秒": 1, "s": 1}
-    return float(sum(float(num) * factor[unit.lower() if unit.isascii() else unit] for num, unit in parts))
-
-
-def _standard_fields(raw: _Raw) -> None:
-    """Record platform metadata columns as keys of the standard fields (duration, id)."""
-    f = raw.frame
-    for col, k in raw.keys.items():
-        low = [x.lower() for x in k]
-        if (col == "所用时间" or "duration" in low or col.lower().startswith("duration (in seconds)")
-                or col.strip().lower() in _DURATION_NAMES):
-            k.append("@duration")
-            if col == "所用时间" or _is_text(f[col]):
-                before = f[col].notna() & (f[col].astype(str).str.strip() != "")
-                f[col] = f[col].map(_parse_duration)
-                bad = int((before & f[col].isna()).sum())
-                raw.notes.append(f"{col}: durations converted to seconds" +
-                                 (f" ({bad} unreadable cell(s) set missing)" if bad else ""))
-        if col == "序号" or "_recordid" in low or col.lower() in ("responseid", "response id"):
-            k.append("@id")
-
-
-def _read_spss(p: Path) -> _Raw:
-    import pyreadstat
-
-    try:
-        if p.suffix.lower() == ".por":
-            df, meta = pyreadstat.read_por(str(p), apply_value_formats=False)
-        else:
-            df, meta = pyreadstat.read_sav(str(p), apply_value_formats=False, user_missing=True)
-    except Exception as err:
-        raise InputFileError(f"data file {p.name!r} cannot be read as SPSS ({type(err).__name__}: {err}); "
-                             "save it again from SPSS") from None
-    notes = [f"read {p.name} with pyreadstat (SPSS), {meta.number_rows} rows"]
-    missing = getattr(meta, "missing_ranges", None) or {}
-    n_set = 0
-    for col, ranges in missing.items():
-        if col not in df.columns:
-            continue
-        x = pd.to_numeric(df[col], errors="coerce")
-        hit = pd.Series(False, index=df.index)
-        for r in ranges:
-            if isinstance(r, dict):
-                hit |= (x >= r["lo"]) & (x <= r["hi"])
-            else:
-                hit |= x == r
-        if hit.any():
-            n_set += int(hit.sum())
-            df.loc[hit, col] = np.nan
-    if n_set:
-        notes.append(f"{n_set} SPSS user-missing value(s) set to missing")
-    return _frame_to_raw(df, meta, "sav", notes)
-
-
-def _read_stata(p: Path) -> _Raw:
-    import pyreadstat
-
-    try:
-        df, meta = pyreadstat.read_dta(str(p), apply_value_formats=False)
-    except Exception as err:
-        raise InputFileError(f"data file {p.name!r} cannot be read as Stata ({type(err).__name__}: {err}); "
-                             "save it again from Stata") from None
-    notes = [f"read {p.name} with pyreadstat (Stata), {meta.number_rows} rows; Stata missing values set missing"]
-    return _frame_to_raw(df, meta, "dta", notes)
-
-
-def _frame_to_raw(df: pd.DataFrame, meta, fmt: str, notes: list[str]) -> _Raw:
-    df = df.copy()
-    df.index = pd.RangeIndex(1, len(df) + 1, name="row")
-    for c in df.columns:
-        if _is_text(df[c]):
-            df[c] = _soft_numeric(df[c])
-    labels = getattr(meta, "column_names_to_labels", None) or {}
-    keys = {c: [c] + ([labels[c]] if labels.get(c) else []) for c in df.columns}
-    vlabels = {c: dict(v) for c, v in (getattr(meta, "variable_value_labels", None) or {}).items()}
-    raw = _Raw(frame=df, keys=keys, source_format=fmt, notes=notes, value_labels=vlabels)
-    _standard_fields(raw)
-    return raw
 
 
 # ----------------------------------------------------------------------------------------------
@@ -485,7 +162,9 @@ def read_mapping(mapping) -> dict[str, str]:
     import yaml
 
     try:
-        obj = yaml.safe_load(text)
+        from .safe_yaml import load_yaml
+
+        obj = load_yaml(text)   # limits on size, depth, aliases
     except yaml.YAMLError as err:
         raise InputFileError(f"mapping file {p.name!r} is not valid YAML ({' '.join(str(err).split())})") from None
     if isinstance(obj, dict) and "columns" in obj and isinstance(obj["columns"], (dict, list)):
@@ -500,17 +179,6 @@ def read_mapping(mapping) -> dict[str, str]:
     return {str(k): str(v) for k, v in obj.items()}
 
 
-def _norm_id(s: str) -> str:
-    return re.sub(r"[\s_\-.]+", "", s).lower()
-
-
-_PUNCT = re.compile(r"[\s\u3000.,;:!?'\"“”‘’。，；：！？、()（）\[\]【】《》<>…—–\-_/\\|*]+")
-
-
-def _norm_text(s: str) -> str:
-    return _PUNCT.sub("", s).lower()
-
-
 def _header_texts(keys: list[str]) -> list[str]:
     """Texts to search for item wording: the header, its Wenjuanxing parts, question text, labels."""
     out = []
@@ -523,6 +191,8 @@ def _header_texts(keys: list[str]) -> list[str]:
             for part in (m.group("stem"), m.group("sub")):
                 if part:
                     out.extend(re.split(r"[—–]+|-{2,}| - ", part))
+        elif re.search(r"[—–]+|-{2,}| - ", k):          # Qualtrics / SPSS labels: "stem - item wording"
+            out.extend(re.split(r"[—–]+|-{2,}| - ", k))
     return [t for t in (_norm_text(x) for x in out) if t]
 
 
@@ -542,10 +212,43 @@ def _text_match(wording: list[str], header: list[str]) -> int:
                 best = max(best, len(w))
             elif len(h) >= 6 and h in w and len(h) >= 0.5 * len(w):
                 best = max(best, len(h))
+            elif len(h) >= 12 and w.startswith(h):     # a label cut short (SPSS: 255 bytes)
+                best = max(best, len(h))
     return best
 
 
-def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, str]):
+def _similarity(wording: list[str], header: list[str]) -> float:
+    """Best difflib ratio between any wording and any header text (normalised; 0..1)."""
+    best = 0.0
+    for w in wording:
+        for h in header:
+            if abs(len(w) - len(h)) > 0.3 * max(len(w), len(h)):
+                continue
+            best = max(best, difflib.SequenceMatcher(None, w, h, autojunk=False).ratio())
+    return best
+
+
+def _role_wordings(obj) -> dict[str | None, list[str]]:
+    """Wording per role for an item with role-specific text ({role: texts}); {None: texts} otherwise."""
+    rt = getattr(obj, "role_text", ())
+    if not rt:
+        return {None: _wording(obj)}
+    out: dict[str | None, list[str]] = {}
+    specific = {r for r, _, _ in rt}
+    for role in getattr(obj, "roles", ()) or ():
+        if role in specific:
+            out[role] = [t for t in (_norm_text(x) for r, en, zh in rt if r == role for x in (zh, en) if x)
+                         if len(t) >= 4]
+        else:
+            out[role] = [t for t in (_norm_text(x) for x in (obj.text_zh, obj.text_en) if x) if len(t) >= 4]
+    return out
+
+
+_ESSENTIAL_KINDS = ("attention", "consent", "duration", "role")
+
+
+def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, str], *,
+                 missing_fields: str = "error"):
     frame = raw.frame
     cols = list(frame.columns)
     targets: list[tuple[str, object]] = []
@@ -554,6 +257,7 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
     target_ids = {t for t, _ in targets}
     assigned: dict[str, str] = {}      # target id -> column
     used: set[str] = set()
+    how_of: dict[str, str] = {}
 
     def take(tid: str, col: str, how: str) -> None:
         if tid in assigned:
@@ -562,6 +266,7 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
             return
         assigned[tid] = col
         used.add(col)
+        how_of[tid] = how
 
     # 1. explicit mapping
     for col, tid in explicit.items():
@@ -617,8 +322,9 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
         hits = [c for c in cols if c not in used and f"@{kind}" in raw.keys[c]]
         if hits:
             take(tid, hits[0], "meta")
-    # 5. wording contained in the header (longest wording wins per column)
-    best_for_col: dict[str, tuple[int, str]] = {}
+    # 5. wording contained in the header (longest wording wins per column); role-specific wording per role
+    best_for_col: dict[str, tuple[int, str, str | None]] = {}
+    role_words = {tid: _role_wordings(obj) for tid, obj in targets}
     for c in cols:
         if c in used:
             continue
@@ -626,36 +332,150 @@ def _map_columns(raw: _Raw, instrument: Instrument | None, explicit: dict[str, s
         for tid, obj in targets:
             if tid in assigned:
                 continue
-            score = _text_match(_wording(obj), htexts)
-            if score and score > best_for_col.get(c, (0, ""))[0]:
-                best_for_col[c] = (score, tid)
-    by_target: dict[str, list[str]] = {}
-    for c, (_, tid) in best_for_col.items():
-        by_target.setdefault(tid, []).append(c)
+            for role, words in role_words[tid].items():
+                score = _text_match(words, htexts)
+                if score and score > best_for_col.get(c, (0, "", None))[0]:
+                    best_for_col[c] = (score, tid, role)
+    by_target: dict[str, list[tuple[str, str | None]]] = {}
+    for c, (_, tid, role) in best_for_col.items():
+        by_target.setdefault(tid, []).append((c, role))
+    role_columns: dict[str, dict[str, str]] = {}
+    generic_multi: dict[str, list[str]] = {}
     for tid, hits in by_target.items():
-        if len(hits) > 1:
-            raise DataError(f"item {tid} matches columns {', '.join(map(repr, hits[:3]))} by its wording; "
-                            "give --mapping to choose one")
-        take(tid, hits[0], "text")
-    # unmatched items are errors; unmatched fields are notes
+        roles = [r for _, r in hits]
+        if len(hits) > 1 and None not in roles and len(set(roles)) == len(roles):
+            role_columns[tid] = {r: c for c, r in hits}            # a role-split export
+            take(tid, hits[0][0], "role-specific wording")
+            used.update(c for c, _ in hits)
+        elif len(hits) > 1:
+            generic_multi[tid] = [c for c, _ in hits]
+        else:
+            c0 = hits[0][0]
+            ht = _header_texts(raw.keys[c0])
+            cut = not any(w in h for w in _wording(next(o for t, o in targets if t == tid)) for h in ht)
+            take(tid, c0, "start of the wording (label cut short)" if cut else "wording")
+    if generic_multi:
+        # items worded alike for both roles in a role-split export: each hit belongs to the role block
+        # (the span of columns of that role's role-specific items) that contains it
+        # (the role of the nearest role-specific column before it, else the first one after it)
+        pos = {c: i for i, c in enumerate(cols)}
+        marks = sorted((pos[c], r) for rc in role_columns.values() for r, c in rc.items())
+        for tid, hits in generic_multi.items():
+            owner = {}
+            for c in hits:
+                before = [r for q, r in marks if q < pos[c]]
+                after_ = [r for q, r in marks if q > pos[c]]
+                r = before[-1] if before else (after_[0] if after_ else None)
+                if r is not None and r not in owner:
+                    owner[r] = c
+            if marks and len(owner) == len(hits):
+                role_columns[tid] = owner
+                take(tid, hits[0], "wording, role block")
+                used.update(hits)
+            else:
+                raise DataError(f"item {tid} matches columns {', '.join(map(repr, hits[:3]))} by its wording; "
+                                "give --mapping to choose one (for an export with one block per role, give the "
+                                "item role_text so that each block can be told apart)")
+    # 6. approximate wording (a header edited after launch: a typo fixed, a word changed)
+    free = [c for c in cols if c not in used and not any(k.startswith("@") for k in raw.keys[c])
+            and c not in _WJX_META]
+    approx: list[tuple[float, str, str]] = []
+    for tid, obj in targets:
+        if tid in assigned or not _wording(obj):
+            continue
+        scored = sorted(((_similarity(_wording(obj), _header_texts(raw.keys[c])), c) for c in free),
+                        reverse=True)
+        if scored and scored[0][0] >= 0.85 and (len(scored) == 1 or scored[1][0] < scored[0][0] - 0.05):
+            approx.append((scored[0][0], tid, scored[0][1]))
+    for score, tid, c in sorted(approx, reverse=True):
+        if c not in used and tid not in assigned:
+            take(tid, c, f"approximate wording (similarity {score:.2f})")
+    # unmatched items are errors; unmatched essential fields too, unless missing_fields="warn"
     items = instrument.item_ids()
     missing = [t for t in items if t not in assigned]
     if missing:
-        free = [c for c in cols if c not in used] or cols
-        close = difflib.get_close_matches(missing[0], free, n=3, cutoff=0)
+        free = [c for c in cols if c not in used and not any(k.startswith("@") for k in raw.keys[c])
+                and c not in _WJX_META] or cols
+        obj = next(o for t, o in targets if t == missing[0])
+        words = _wording(obj)
+        ranked = sorted(free, key=lambda c: -max(
+            _similarity(words, _header_texts(raw.keys[c])) if words else 0.0,
+            difflib.SequenceMatcher(None, missing[0].lower(), c.lower()).ratio()))
+        close = ranked[:3]
         more = f" (and {len(missing) - 1} more item(s): {', '.join(missing[1:6])})" if len(missing) > 1 else ""
         raise DataError(f"item {missing[0]} of instrument {instrument.id!r} matches no data column{more}; "
                         f"closest columns: {', '.join(map(repr, close))}; rename the column or give --mapping "
                         "(column,item_id)")
-    absent = [f.id for f in instrument.fields if f.id not in assigned]
+    absent = [f for f in instrument.fields if f.id not in assigned]
+    essential = [f for f in absent if f.kind in _ESSENTIAL_KINDS]
+    if essential:
+        f = essential[0]
+        what = f"{f.kind} field {f.id}" + (f" ({(f.text_en or f.text_zh)[:60]!r})" if (f.text_en or f.text_zh) else "")
+        others = f" (and {', '.join(g.id for g in essential[1:])})" if len(essential) > 1 else ""
+        if missing_fields == "error":
+            raise DataError(f"{what}{others} of instrument {instrument.id!r} matches no data column, so its "
+                            "screening rule could not run; rename the column, give --mapping (column,field_id), "
+                            "or accept it with --missing-fields warn (missing_fields='warn')")
+        import warnings as _w
+
+        msg = (f"{', '.join(g.kind + ' field ' + g.id for g in essential)} not in the data: the screening "
+               "rule(s) behind them did not run")
+        _w.warn(msg, DataWarning, stacklevel=3)
+        raw.notes.append("WARNING: " + msg)
     if absent:
-        raw.notes.append(f"field(s) not in the data: {', '.join(absent)}")
+        raw.notes.append(f"field(s) not in the data: {', '.join(f.id for f in absent)}")
     raw.notes.append(f"mapped {len(items)} item(s) and {len(instrument.fields) - len(absent)} field(s) "
                      "to data columns")
+    counts: dict[str, int] = {}
+    for tid, how in how_of.items():
+        counts[how.split(" (")[0]] = counts.get(how.split(" (")[0], 0) + 1
+    raw.notes.append("matched by " + ", ".join(f"{h} {n}" for h, n in counts.items()))
+    for tid, how in how_of.items():
+        if how.startswith(("approximate", "wording", "role")) or (how == "label" and tid not in items):
+            if tid in role_columns:
+                raw.notes.append(f"{tid}: read per role from " + ", ".join(
+                    f"{r} column {c!r}" for r, c in role_columns[tid].items()) + f" (matched by {how})")
+            elif not how.startswith("wording") or tid not in items:
+                raw.notes.append(f"{tid} <- column {assigned[tid]!r} by {how}")
+    raw.role_columns = role_columns
     renamed = _rename(frame, assigned, raw)
     order = [t for t, _ in targets if t in assigned]
     rest = [c for c in renamed.columns if c not in order]
     return renamed[order + rest], dict(assigned)
+
+
+def _combine_roles(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
+                   column_map: dict[str, str]) -> pd.DataFrame:
+    """Role-split export: each respondent's answer to an item comes from the block of their role."""
+    rf = instrument.field_of_kind("role")
+    if rf is None or rf.id not in frame.columns:
+        raise DataError("the export has one block of columns per role (items "
+                        f"{', '.join(sorted(raw.role_columns)[:3])} ...) but no role column to choose the block; "
+                        "map the role field (--mapping column,role)")
+    role_name = frame[rf.id].map(lambda v: rf.name_for(rf.code_for(v)) if rf.code_for(v) is not None else None)
+    out = frame.copy()
+    n_other = 0
+    tokens = {t.lower() for t in MISSING_TOKENS}
+    for tid, by_role in raw.role_columns.items():
+        here = {r: (tid if c == column_map.get(tid) else c) for r, c in by_role.items()}
+        vals = pd.Series(np.nan, index=out.index, dtype=object)
+        for r, c in here.items():
+            mine = (role_name == r).to_numpy()
+            vals[mine] = frame.loc[mine, c].astype(object)
+            other = ~mine & role_name.notna().to_numpy()
+            answered = frame.loc[other, c].map(lambda v: not _is_missing_cell(v, tokens))
+            n_other += int(answered.sum())
+        out[tid] = vals
+        out = out.drop(columns=[c for r, c in here.items() if c != tid])
+        column_map[tid] = " | ".join(f"{r}: {c}" for r, c in by_role.items())
+    n_norole = int(role_name.isna().sum())
+    raw.notes.append(f"role-split export: {len(raw.role_columns)} item(s) read from the block of each "
+                     f"respondent's role ({', '.join(sorted({r for d in raw.role_columns.values() for r in d}))})")
+    if n_other:
+        raw.notes.append(f"{n_other} answer(s) in the other role's block ignored")
+    if n_norole:
+        raw.notes.append(f"{n_norole} respondent(s) without a readable role: their role-split items are missing")
+    return out
 
 
 def _rename(frame: pd.DataFrame, assigned: dict[str, str], raw: _Raw) -> pd.DataFrame:
@@ -679,16 +499,6 @@ def _rename(frame: pd.DataFrame, assigned: dict[str, str], raw: _Raw) -> pd.Data
         if srcs:
             out = out.rename(columns={srcs[0]: kind})
     raw.value_labels = {inv.get(k, k): v for k, v in raw.value_labels.items()}
-    return out
-
-
-def _option_lookup(f) -> dict[str, int]:
-    """Normalised option label / name / alias → code for a field with options."""
-    out: dict[str, int] = {}
-    for p in f.options:
-        for lab in (p.label_en, p.label_zh, getattr(p, "name", ""), *getattr(p, "aliases", ())):
-            if lab and _norm_text(lab):
-                out.setdefault(_norm_text(lab), p.code)
     return out
 
 
@@ -723,199 +533,4 @@ def _codes_from_text(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
             opts = _option_lookup(f)
             out[f.id] = _soft_numeric(out[f.id].map(
                 lambda v: str(opts.get(_norm_text(v), v)) if isinstance(v, str) else v))
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# validation
-# ----------------------------------------------------------------------------------------------
-
-def _missing_sets(instrument: Instrument) -> tuple[set[str], set[float]]:
-    tokens = {t.lower() for t in MISSING_TOKENS}
-    numbers = set(MISSING_NUMBERS)
-    for code, _meaning in instrument.missing_codes:
-        tokens.add(str(code).strip().lower())
-        try:
-            numbers.add(float(code))
-        except ValueError:
-            pass
-    return tokens, numbers
-
-
-def _is_missing_cell(v, tokens: set[str]) -> bool:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return True
-    return isinstance(v, str) and v.strip().lower() in tokens
-
-
-def _where(row, responses_header: int | None) -> str:
-    if responses_header is None:
-        return f"row {row}"
-    return f"row {row} (line {int(row) + responses_header} of the file)"
-
-
-def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids: bool = False) -> pd.DataFrame:
-    """Check responses against the instrument and return clean numeric item data.
-
-    Parameters
-    ----------
-    responses : Responses or pandas.DataFrame
-        From :func:`read_responses` (with ``instrument=``), or a frame whose columns are item ids.
-    instrument : Instrument
-    allow_duplicate_ids : bool, default False
-        Accept repeated respondent ids (``id`` field) instead of raising.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Same rows (index ``row``: 1-based data row), item columns as floats (missing = NaN; reverse-keyed
-        items recoded as ``min + max - x``), fields (duration in seconds, attention checks, role as codes),
-        then the other columns unchanged. ``attrs["reverse_recoded"]`` lists the items recoded and
-        ``attrs["validation"]`` counts the missing codes set to NaN. Validating this output again does not
-        recode again (it is recognised by ``attrs`` or by the ``_reverse_recoded`` column written with it).
-
-    Raises
-    ------
-    DataError
-        No rows; an item column is absent; text in a numeric item (names column and row); a value outside
-        the scale (names column, row and value); duplicate respondent ids.
-    """
-    header = responses.header_rows if isinstance(responses, Responses) else None
-    df = responses.data if isinstance(responses, Responses) else responses
-    if not isinstance(df, pd.DataFrame):
-        raise DataError("responses must be a Responses object or a pandas DataFrame")
-    if df.shape[0] == 0:
-        raise DataError("the data have no respondent rows; check the export (were only headers exported?)")
-    items = instrument.item_ids()
-    absent = [i for i in items if i not in df.columns]
-    if absent:
-        close = difflib.get_close_matches(absent[0], [str(c) for c in df.columns], n=3, cutoff=0)
-        raise DataError(f"item {absent[0]} is not a data column ({len(absent)} item(s) absent); closest columns: "
-                        f"{', '.join(map(repr, close))}; read the file with read_responses(instrument=...) or "
-                        "give a mapping")
-    already = tuple(df.attrs.get("reverse_recoded", ()) or ())
-    marked = REVERSE_MARKER in df.columns
-    if marked and not already:
-        vals = df[REVERSE_MARKER].dropna().astype(str)
-        already = tuple(x for x in (vals.iloc[0].split(";") if len(vals) else []) if x)
-    done_before = bool(df.attrs.get("validated")) or marked
-
-    out = df.copy()
-    if out.index.name != "row":
-        out.index = pd.RangeIndex(1, len(out) + 1, name="row")
-    tokens, numbers = _missing_sets(instrument)
-    anchors = {**{_norm_text(k): v for k, v in instrument.anchors("en").items()},
-               **{_norm_text(k): v for k, v in instrument.anchors("zh").items()}}
-    codes = sorted({float(p.code) for p in instrument.scale})
-    anchor_hint = f"{instrument.scale[0].label_zh}..{instrument.scale[-1].label_zh}" if instrument.scale else ""
-    lo, hi = codes[0], codes[-1]
-    n_missing_codes = 0
-    for it in items:
-        col = out[it]
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            vals = []
-            for row, v in col.items():
-                if v is None or (isinstance(v, float) and math.isnan(v)):
-                    vals.append(np.nan)
-                    continue
-                s = str(v).strip()
-                if s.lower() in tokens:
-                    vals.append(np.nan)
-                    n_missing_codes += s != ""
-                    continue
-                if _norm_text(s) in anchors:
-                    vals.append(float(anchors[_norm_text(s)]))
-                    continue
-                try:
-                    vals.append(float(s))
-                except ValueError:
-                    raise DataError(f"item {it}: {_where(row, header)} holds text {s!r} where a code "
-                                    f"{lo:g}..{hi:g} or a scale label ({anchor_hint}) is expected; correct the "
-                                    "cell, or declare it in the instrument's missing_codes") from None
-            x = pd.Series(vals, index=out.index, dtype=float)
-        else:
-            x = col.astype(float)
-        miss = x.isin(numbers) & ~x.isin(codes)
-        n_missing_codes += int(miss.sum())
-        x = x.mask(miss)
-        bad = x.notna() & ~x.isin(codes)
-        if bad.any():
-            row = bad.idxmax()
-            more = f" (and {int(bad.sum()) - 1} more cell(s))" if bad.sum() > 1 else ""
-            raise DataError(f"item {it}: value {x[row]:g} in {_where(row, header)}{more} is outside the scale "
-                            f"{lo:g}..{hi:g}; correct the data, or add the code to the instrument's "
-                            "missing_codes if it means no answer")
-        out[it] = x
-    # fields
-    unreadable: dict[str, int] = {}
-    for f in instrument.fields:
-        if f.id not in out.columns:
-            continue
-        col = out[f.id]
-        if f.kind == "duration":
-            out[f.id] = col.map(_parse_duration).astype(float).mask(lambda s: s < 0)
-        elif f.kind == "numeric":
-            conv = col.map(lambda v: np.nan if _is_missing_cell(v, tokens) else v)
-            x = pd.to_numeric(conv, errors="coerce").astype(float)
-            x = x.mask(x.isin(numbers))
-            if (x.isna() & conv.notna()).any():
-                unreadable[f.id] = int((x.isna() & conv.notna()).sum())
-            lo_f, hi_f = getattr(f, "minimum", None), getattr(f, "maximum", None)
-            bad = x.notna() & (((x < lo_f) if lo_f is not None else False) | ((x > hi_f) if hi_f is not None else False))
-            if np.any(bad):
-                row = bad.idxmax()
-                raise DataError(f"field {f.id}: value {x[row]:g} in {_where(row, header)} is outside "
-                                f"{lo_f if lo_f is not None else '-inf'}..{hi_f if hi_f is not None else 'inf'}; "
-                                "correct the data or the field's minimum/maximum")
-            out[f.id] = x
-        elif f.options or f.kind in ("attention", "role", "categorical", "consent"):
-            opts = {k: float(v) for k, v in _option_lookup(f).items()}
-            valid = {float(p.code) for p in f.options} | ({float(f.correct)} if f.correct is not None else set())
-
-            def conv(v, opts=opts, valid=valid):
-                if _is_missing_cell(v, tokens):
-                    return np.nan
-                s = _cell_text(v).strip()
-                if _norm_text(s) in opts:
-                    return opts[_norm_text(s)]
-                try:
-                    num = float(s)
-                except ValueError:
-                    return s                      # kept as given: an attention check counts it as wrong
-                return np.nan if (num in numbers and num not in valid) else num
-            conv_col = col.map(conv)
-            numeric = pd.to_numeric(conv_col, errors="coerce")
-            out[f.id] = numeric.astype(float) if (numeric.notna() | conv_col.isna()).all() else conv_col
-    # duplicate respondent ids
-    idf = instrument.field_of_kind("id")
-    id_col = idf.id if idf is not None and idf.id in out.columns else ("id" if "id" in out.columns else None)
-    if id_col is not None:
-        ids = out[id_col]
-        dup = ids.notna() & (ids.astype(str).str.strip() != "") & ids.duplicated(keep=False)
-        if pd.api.types.is_float_dtype(ids) and ids.dropna().map(float.is_integer).all():
-            out[id_col] = ids = ids.astype("Int64")
-        if dup.any() and not allow_duplicate_ids:
-            first = ids[dup].iloc[0]
-            first = int(first) if isinstance(first, (int, np.integer)) else first
-            rows = [str(r) for r in ids.index[dup & (ids == first)]]
-            raise DataError(f"respondent id {first!r} occurs in rows {', '.join(rows)} "
-                            f"({int(dup.sum())} row(s) share an id); remove the repeats or pass "
-                            "allow_duplicate_ids=True")
-    # reverse-keyed items: exactly once
-    rev = instrument.reverse_items()
-    if done_before:
-        recoded = tuple(already)
-    else:
-        for it in rev:
-            out[it] = lo + hi - out[it]
-        recoded = tuple(rev)
-    if REVERSE_MARKER in out.columns:
-        out = out.drop(columns=REVERSE_MARKER)
-    out.attrs = dict(df.attrs)
-    out.attrs["reverse_recoded"] = recoded
-    out.attrs["validated"] = True
-    out.attrs["scale"] = (lo, hi)
-    out.attrs["validation"] = {"missing_codes_set_missing": int(n_missing_codes),
-                               "unreadable_field_cells": unreadable,
-                               "reverse_recoded": list(recoded), "n": int(len(out))}
     return out

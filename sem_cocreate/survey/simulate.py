@@ -55,7 +55,9 @@ def load_population(path=None) -> Population:
     if not p.is_file():
         raise InputFileError(f"population model {p}: file not found")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        from .safe_yaml import load_yaml
+
+        raw = load_yaml(p.read_text(encoding="utf-8"))   # limits on size, depth, aliases
     except yaml.YAMLError as err:
         line = getattr(getattr(err, "problem_mark", None), "line", None)
         raise InputFileError(f"population model {p}: YAML error"

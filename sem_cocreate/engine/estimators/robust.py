@@ -388,7 +388,7 @@ def fiml_corrected(*, h1s, h1_info, h1_fo, deltas, implied, base_moments, bdelta
 
 # ----------------------------------------------------------------------------- complete data
 
-def robust_complete(spec, model, stats, frames, theta):
+def robust_complete(spec, model, stats, frames, theta, constraints=None):
     """Sandwich covariance matrix and MLR fit measures for a complete-data ML solution.
 
     Parameters
@@ -401,6 +401,9 @@ def robust_complete(spec, model, stats, frames, theta):
         The complete data per group (rows used for the casewise scores).
     theta : ndarray
         The ML estimates.
+    constraints : ConstraintSet, optional
+        General constraints (:mod:`..constraints`): ``E^-1`` becomes lavaan's augmented inverse
+        ``Z (Z' E Z)^-1 Z'`` and ``df`` gains the rank of the equality constraints.
 
     Returns
     -------
@@ -426,7 +429,12 @@ def robust_complete(spec, model, stats, frames, theta):
     moments = [(mu if ms else stats.mean[g], sigma) for g, (sigma, mu, *_r) in enumerate(implied)]
     deltas = model_delta(model, theta, meanstructure=ms, implied=implied)
     E = observed_information(model, theta, pdatas, moments, deltas, meanstructure=ms)
-    Einv = safe_inverse(E)
+    if constraints is not None and constraints.active_jac(theta).shape[0]:
+        from ..constraints import constrained_vcov
+
+        Einv = constrained_vcov(E, constraints.active_jac(theta), 1)
+    else:
+        Einv = safe_inverse(E)
     if Einv is None:
         return None, {}
     B0 = [D.T @ h1_firstorder(pd_, mu, sig, meanstructure=ms) @ D
@@ -448,7 +456,7 @@ def robust_complete(spec, model, stats, frames, theta):
     p = len(ov)
     ndat = G * (p * (p + 1) // 2 + (p if ms else 0))
     nfixedx = G * (len(x_idx) * (len(x_idx) + 1) // 2 + (len(x_idx) if ms else 0)) if x_idx else 0
-    df = ndat - model.npar - nfixedx
+    df = ndat - model.npar - nfixedx + (constraints.eq_rank(theta) if constraints is not None else 0)
     chisq = N * ml_value(model, theta, stats)
     # baseline (independence) model: free variances (and means) of the non-fixed-x variables
     bchisq, bdf = baseline_chisq(stats)

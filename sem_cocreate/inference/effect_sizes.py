@@ -1,0 +1,154 @@
+"""Cohen's f² of each structural path: how much R² of the outcome drops when the path is left out."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["lhs", "op", "rhs", "label", "r2_included", "r2_excluded", "f2", "size"]
+_REG = re.compile(r"^\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*~(?![~])\s*(.+)$")
+
+
+def _logical_lines(syntax: str) -> list[str]:
+    """Statements of a lavaan model: comments removed, ``;`` split, continuation lines joined."""
+    out: list[str] = []
+    for raw in syntax.splitlines():
+        line = re.split(r"[#!]", raw, maxsplit=1)[0].strip()
+        for part in (p.strip() for p in line.split(";")):
+            if not part:
+                continue
+            if out and (out[-1].rstrip().endswith(("+", "*", "=~", "~", "~~")) or part.startswith(("+", "*"))):
+                out[-1] = out[-1] + " " + part
+            else:
+                out.append(part)
+    return out
+
+
+def _split_plus(rhs: str) -> list[str]:
+    terms, depth, cur = [], 0, ""
+    for ch in rhs:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "+" and depth == 0:
+            terms.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    terms.append(cur.strip())
+    return [t for t in terms if t]
+
+
+def _is_regression(line: str) -> bool:
+    return "=~" not in line and "~~" not in line and ":=" not in line and _REG.match(line) is not None
+
+
+def drop_path(syntax: str, lhs: str, rhs: str) -> tuple[str, str]:
+    """The model ``syntax`` without the regression ``lhs ~ rhs``, and the label that path carried.
+
+    Defined parameters (``:=``) are left out of the reduced model (they may use the label); a
+    constraint that names the dropped label is left out too. A regression left without predictors
+    is removed (its outcome becomes exogenous, R² = 0).
+    """
+    lines, label = [], ""
+    for line in _logical_lines(syntax):
+        if ":=" in line:
+            continue
+        if _is_regression(line):
+            m = _REG.match(line)
+            if m.group(1) == lhs:
+                keep = []
+                for term in _split_plus(m.group(2)):
+                    var = term.split("*")[-1].strip()
+                    if var == rhs:
+                        mod = term.rsplit("*", 1)[0].strip() if "*" in term else ""
+                        if mod and re.match(r"^[A-Za-z_.][A-Za-z0-9_.]*$", mod):
+                            label = mod
+                        continue
+                    keep.append(term)
+                if keep:
+                    lines.append(f"{lhs} ~ " + " + ".join(keep))
+                continue
+        lines.append(line)
+    if label:
+        pat = re.compile(rf"(?<![A-Za-z0-9_.]){re.escape(label)}(?![A-Za-z0-9_.])")
+        lines = [ln for ln in lines if _is_regression(ln) or "=~" in ln or "~~" in ln or not pat.search(ln)]
+    return "\n".join(lines) + "\n", label
+
+
+def _r2_of(result, var: str) -> float:
+    r2 = result.r2
+    sub = r2[r2["variable"] == var]
+    if "group" in sub.columns and len(sub) > 1:
+        sub = sub[sub["group"] == sub["group"].min()]
+    return float(sub["r2"].iloc[0]) if len(sub) else 0.0
+
+
+def f2_size(f2: float) -> str:
+    """Cohen's (1988) label: ``negligible`` below .02, ``small`` from .02, ``medium`` .15, ``large`` .35."""
+    if not np.isfinite(f2):
+        return ""
+    return "large" if f2 >= 0.35 else "medium" if f2 >= 0.15 else "small" if f2 >= 0.02 else "negligible"
+
+
+def effect_sizes(model: str, data: pd.DataFrame, *, result=None, estimator: str = "ML",
+                 missing: str = "listwise", information: str = "expected") -> pd.DataFrame:
+    """f² of every structural path (``lhs ~ rhs``) of a lavaan model.
+
+    Parameters
+    ----------
+    model : str
+        lavaan syntax of the fitted (focal) model.
+    data : pandas.DataFrame
+        The data it was fitted to.
+    result : SEMResult, optional
+        The fitted focal model (refitted when not given).
+    estimator, missing, information : str
+        As for :func:`sem_cocreate.sem`; the reduced models are fitted the same way.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per regression path: ``lhs``, ``op`` (``~``), ``rhs``, ``label``, ``r2_included``
+        (R² of ``lhs`` in the focal model), ``r2_excluded`` (R² of ``lhs`` in the model refitted
+        without the path), ``f2`` = (R²incl − R²excl) / (1 − R²incl), ``size`` (Cohen's labels).
+
+    Notes
+    -----
+    The formula is Cohen's (1988) f², as SmartPLS reports it. R² excluded comes from a refit of
+    the whole structural model without that one path (the CB-SEM convention: the path is fixed to
+    zero and every other parameter re-estimated, so the other predictors may take over part of its
+    variance), not from dropping a column of the latent correlation matrix. Checked against lavaan
+    0.6.14: ``lavInspect(sem(reduced), "r2")`` for every path (make_reference_report_tables.R).
+    In multi-group models the first group's R² is used.
+    """
+    from ..engine.api import sem
+
+    opts = dict(estimator=estimator, missing=missing, information=information)
+    if result is None:
+        result = sem(model, data, **opts)
+    est = result.estimates
+    reg = est[est["op"] == "~"]
+    if "group" in reg.columns:
+        reg = reg[reg["group"] == reg["group"].min()]
+    rows = []
+    for _, r in reg.iterrows():
+        lhs, rhs = str(r["lhs"]), str(r["rhs"])
+        incl = _r2_of(result, lhs)
+        reduced, label = drop_path(model, lhs, rhs)
+        still = any(_is_regression(ln) and _REG.match(ln).group(1) == lhs for ln in _logical_lines(reduced))
+        if still:
+            import warnings
+
+            from ..exceptions import SemCocreateWarning
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SemCocreateWarning)
+                excl = _r2_of(sem(reduced, data, **opts), lhs)
+        else:
+            excl = 0.0
+        f2 = (incl - excl) / (1 - incl) if incl < 1 else np.nan
+        rows.append({"lhs": lhs, "op": "~", "rhs": rhs, "label": label or (r.get("label") or ""),
+                     "r2_included": incl, "r2_excluded": excl, "f2": f2, "size": f2_size(f2)})
+    return pd.DataFrame(rows, columns=COLUMNS)
