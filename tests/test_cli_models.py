@@ -22,7 +22,10 @@ SE_ATOL = 0.001
 
 
 def run(argv, capsys):
-    code = main([str(a) for a in argv])
+    argv = [str(a) for a in argv]
+    if argv[0] == "fit" and "--bootstrap" not in argv:
+        argv += ["--bootstrap", "0"]      # these tests check analytic SEs; user data default to 5,000 resamples
+    code = main(argv)
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -74,7 +77,7 @@ def test_fit_information_observed_matches_lavaan(tmp_path, capsys):
     model = write_model(tmp_path, "m.lav", case.model)
     out = tmp_path / "res"
     code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening",
-                        "--information", "observed"], capsys)
+                        "--information", "observed", "--bootstrap", "0"], capsys)
     assert code == 0, err
     est = pd.read_csv(out / "estimates.csv", keep_default_na=False, na_values=[""])
     both = case.estimates.merge(est, on=["lhs", "op", "rhs"], suffixes=("_lav", ""))

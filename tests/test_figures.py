@@ -89,3 +89,12 @@ def test_report_embeds_the_path_diagram_everywhere(folder):
     for name in ("report.docx", "report.zh.docx"):
         doc = Document(str(folder / name))
         assert len(doc.inline_shapes) >= 3
+
+
+def test_same_results_same_svg_bytes(folder, tmp_path):
+    est = pd.read_csv(folder / "estimates.csv")
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    write_figures(a, estimates=est)
+    write_figures(b, estimates=est)
+    assert (a / "figures" / "path_diagram.svg").read_bytes() == (b / "figures" / "path_diagram.svg").read_bytes()

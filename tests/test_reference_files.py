@@ -32,8 +32,25 @@ def _case_dirs() -> list[Path]:
     return sorted(p for p in REFERENCE_DIR.iterdir() if p.is_dir() and p.name not in NOT_CASES)
 
 
+def _is_table_case(path: Path) -> bool:
+    """Folders of R tables that are not one lavaan fit (psych::describe, lm VIF, ...): their meta.json
+    lists the files it holds under ``files``."""
+    meta = path / "meta.json"
+    return (meta.is_file() and not (path / "estimates.csv").exists()
+            and isinstance(json.loads(meta.read_text()).get("files"), dict))
+
+
 CASE_DIRS = _case_dirs()
-FIT_CASE_DIRS = [p for p in CASE_DIRS if p.name not in COMPARISON_CASES]
+TABLE_CASE_DIRS = [p for p in CASE_DIRS if _is_table_case(p)]
+FIT_CASE_DIRS = [p for p in CASE_DIRS if p.name not in COMPARISON_CASES and p not in TABLE_CASE_DIRS]
+
+
+@pytest.mark.parametrize("case_dir", TABLE_CASE_DIRS, ids=lambda p: p.name)
+def test_table_case_holds_the_files_its_meta_lists(case_dir: Path) -> None:
+    meta = json.loads((case_dir / "meta.json").read_text())
+    missing = [f for f in meta["files"] if not (case_dir / f).is_file()]
+    assert not missing, f"{case_dir.name}: missing {missing}"
+    assert (case_dir / meta["data"]).resolve().is_file() if "data" in meta else True
 
 
 def test_core_cases_present() -> None:
@@ -42,7 +59,7 @@ def test_core_cases_present() -> None:
     assert not missing, f"reference case folders missing: {missing}"
 
 
-@pytest.mark.parametrize("case_dir", CASE_DIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("case_dir", [p for p in CASE_DIRS if p not in TABLE_CASE_DIRS], ids=lambda p: p.name)
 def test_case_has_required_files(case_dir: Path) -> None:
     required = REQUIRED_FILES[:2] if case_dir.name in COMPARISON_CASES else REQUIRED_FILES
     missing = [f for f in required if not (case_dir / f).is_file()]
@@ -69,7 +86,10 @@ def test_estimates_columns_and_rows(case_dir: Path) -> None:
 def test_meta_names_case_and_existing_data(case_dir: Path) -> None:
     meta = json.loads((case_dir / "meta.json").read_text(encoding="utf-8"))
     assert meta.get("case") == case_dir.name
-    assert meta.get("lavaan") == "0.6.14"
+    if case_dir in TABLE_CASE_DIRS:       # R tables (psych, lm): the script and R version are recorded
+        assert meta.get("script") and (meta.get("R") or meta.get("lavaan") == "0.6.14")
+    else:
+        assert meta.get("lavaan") == "0.6.14"
     data = meta.get("data")
     assert isinstance(data, str) and data, f"{case_dir.name}/meta.json has no data path"
     assert (case_dir / data).is_file(), f"{case_dir.name}: data file {data} does not exist"

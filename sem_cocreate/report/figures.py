@@ -21,7 +21,9 @@ def _plt():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.family": "DejaVu Sans", "svg.fonttype": "path", "font.size": 9})
+    # svg.hashsalt: the same figure gives the same SVG bytes (ids are otherwise random)
+    plt.rcParams.update({"font.family": "DejaVu Sans", "svg.fonttype": "path", "font.size": 9,
+                         "svg.hashsalt": "sem_cocreate"})
     return plt
 
 

@@ -6,7 +6,7 @@
 #
 # Cases written:
 #   tests/reference/report_med9/  tests/reference/data/sim_med9.csv (simulated), the med9 model
-#   tests/reference/report_demo/  sem_cocreate/resources/data/cocreation_demo.csv (simulated): profile counts
+#   (same folder) profile*.csv from sem_cocreate/resources/data/cocreation_demo.csv (simulated): profile counts
 #
 # How each number is computed here (independently of the Python code):
 #   construct score   rowMeans(items)                          (unit-weighted composite)
@@ -55,6 +55,12 @@ vif_lm <- function(df) {
   })
 }
 fit <- sem(paste(model, collapse = "\n"), data = d)
+pe_std <- parameterEstimates(fit, standardized = TRUE)
+pe_std$std.nox <- NULL
+if (is.null(pe_std$label)) pe_std$label <- ""
+wcsv(pe_std[, c("lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all")],
+     file.path(case, "estimates.csv"))
+write_json(as.list(fitMeasures(fit)), file.path(case, "fit.json"), auto_unbox = TRUE, digits = NA, pretty = TRUE)
 pe <- parameterEstimates(fit)
 reg <- pe[pe$op == "~", ]
 rows <- list()
@@ -92,15 +98,18 @@ write_json(list(case = "report_med9", script = "tests/reference/R/make_reference
                 lavaan = as.character(packageVersion("lavaan")), psych = as.character(packageVersion("psych")),
                 R = R.version.string, data = "../data/sim_med9.csv", recode = setNames(list(), character(0)),
                 n = nrow(d),
-                files = list(descriptives.csv = "construct mean/sd of rowMeans scores, item skew/kurtosis range (psych::describe), lavInspect(cfa, 'cor.lv') columns",
+                files = list(estimates.csv = "parameterEstimates(sem(model), standardized = TRUE)",
+                             fit.json = "fitMeasures(sem(model))",
+                             profile.csv = "cocreation_demo.csv: table(x, useNA = 'ifany') and prop.table() of role and platform",
+                             profile_numeric.csv = "cocreation_demo.csv: mean and sd (na.rm) of experience",
+                             descriptives.csv = "construct mean/sd of rowMeans scores, item skew/kurtosis range (psych::describe), lavInspect(cfa, 'cor.lv') columns",
                              cor_lv.csv = "lavInspect(cfa(measurement model), 'cor.lv')",
                              collinearity.csv = "VIF = 1/(1 - R2) from lm() on construct scores; inner per endogenous, full over all constructs",
                              effect_sizes.csv = "f2 from lavInspect(sem(), 'r2') with and without each path")),
            file.path(case, "meta.json"), auto_unbox = TRUE, pretty = TRUE)
 
-# ---- report_demo: sample profile counts ---------------------------------------------------------
-case <- file.path(root, "report_demo")
-dir.create(case, showWarnings = FALSE)
+# ---- sample profile counts (into report_med9) ---------------------------------------------------
+case <- file.path(root, "report_med9")
 demo <- read.csv("sem_cocreate/resources/data/cocreation_demo.csv")
 prof <- do.call(rbind, lapply(c("role", "platform"), function(f) {
   tb <- table(demo[[f]], useNA = "ifany")
@@ -111,10 +120,4 @@ prof <- rbind(prof, data.frame(field = "experience", code = "", n = sum(!is.na(d
 wcsv(prof, file.path(case, "profile.csv"))
 wcsv(data.frame(field = "experience", mean = mean(demo$experience, na.rm = TRUE),
                 sd = sd(demo$experience, na.rm = TRUE)), file.path(case, "profile_numeric.csv"))
-write_json(list(case = "report_demo", script = "tests/reference/R/make_reference_report_tables.R",
-                R = R.version.string, data = "../../../sem_cocreate/resources/data/cocreation_demo.csv",
-                recode = setNames(list(), character(0)), n = nrow(demo),
-                files = list(profile.csv = "table(x, useNA = 'ifany') and prop.table() of role and platform",
-                             profile_numeric.csv = "mean and sd (na.rm) of experience")),
-           file.path(case, "meta.json"), auto_unbox = TRUE, pretty = TRUE)
-cat("written report_med9, report_demo\n")
+cat("written report_med9\n")
