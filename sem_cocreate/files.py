@@ -385,6 +385,8 @@ RESULT_FILES: dict[str, str] = {
     "invariance_scores": "invariance_scores.csv",
     "group_paths": "group_paths.csv",
     "model_comparison": "model_comparison.csv",
+    "mediation_types": "mediation_types.csv",
+    "group_paths_moderators": "group_paths_moderators.csv",
     "modindices": "modindices.csv",
     "residuals": "residuals.csv",
     "sample_profile": "sample_profile.csv",

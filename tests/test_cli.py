@@ -130,12 +130,12 @@ def test_text_in_numeric_item(tmp_path, capsys):
 
 
 def test_missing_item_column(tmp_path, capsys):
-    df = pd.read_csv(DEMO).drop(columns=["vcc3"])
+    df = pd.read_csv(DEMO).drop(columns=["sv3"])
     bad = tmp_path / "bad.csv"
     df.to_csv(bad, index=False)
     code, _, err = run(["fit", "--data", bad, "--out", tmp_path / "o"], capsys)
     assert code == 2
-    assert_one_line_error(err, "vcc3")
+    assert_one_line_error(err, "sv3")
 
 
 def test_empty_data(tmp_path, hs_model, capsys):
@@ -242,7 +242,8 @@ def test_fit_on_a_wenjuanxing_export(tmp_path, capsys):
     wjx = ROOT / "tests" / "fixtures" / "wjx_cocreation_simulated.xlsx"
     before = sha(wjx)
     out = tmp_path / "o"
-    code, _, err = run(["fit", "--data", wjx, "--out", out], capsys)
+    v1 = ROOT / "tests" / "fixtures" / "cocreation_v1.yaml"       # the fixture follows instrument v1's items
+    code, _, err = run(["fit", "--data", wjx, "--instrument", v1, "--out", out], capsys)
     assert code == 0, err
     assert sha(wjx) == before
     screening = json.loads((out / "screening.json").read_text())

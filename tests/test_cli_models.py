@@ -116,3 +116,14 @@ def test_compare_needs_two_models(tmp_path, capsys):
     m = write_model(tmp_path, "a.lav", reference_case("hs_cfa").model)
     code, _, err = run(["compare", "--data", HS, "--model", m, "--out", tmp_path / "o"], capsys)
     assert code == 2 and "two or more" in err and len(err.strip().splitlines()) == 1
+
+
+def test_fit_with_one_item_based_construct_skips_pairwise_analyses(tmp_path, capsys):
+    model = write_model(tmp_path, "one.lav", "A =~ x1 + x2 + x3\nS =~ x4\nA ~ S\n")
+    out = tmp_path / "res"
+    code, _, err = run(["fit", "--data", HS, "--model", model, "--out", out, "--no-screening"], capsys)
+    assert code == 0, err
+    assert "Traceback" not in err
+    notes = (out / "notes.json").read_text()
+    assert "two or more constructs" in notes and "single indicator" in notes
+    assert list(pd.read_csv(out / "reliability.csv")["construct"]) == ["A"]

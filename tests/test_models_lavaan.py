@@ -83,14 +83,14 @@ def test_all_fit_measures_match_lavaan(name):
     assert_fit_measures_match(res.fit, case.fit)
 
 
-@pytest.mark.xfail(strict=False, reason=FIT_FIX)
-@pytest.mark.parametrize("name", sorted(FIT_XFAIL - {"mod_mlr_saturated"}))
+# con_ineq: lavaan writes rmsea.pvalue as null (NA) at df = 0 and assert_fit_measures_match compares it
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=False, reason="rmsea.pvalue NA"))
+                                  if n == "con_ineq" else n for n in sorted(FIT_XFAIL - {"mod_mlr_saturated"})])
 def test_fit_measures_with_fixed_x_covariates_match_lavaan(name):
     case, res = fitted(name)
     assert_fit_measures_match(res.fit, case.fit)
 
 
-@pytest.mark.xfail(strict=False, reason=FIT_FIX)
 def test_mlr_saturated_robust_indices_match_lavaan():
     case, res = fitted("mod_mlr_saturated")
     assert res.fit["cfi.scaled"] == pytest.approx(1.0, abs=INDEX_ATOL)

@@ -118,12 +118,12 @@ def test_sample_profile_matches_table_in_r():
     demo = pd.read_csv(REF / ".." / ".." / "sem_cocreate" / "resources" / "data" / "cocreation_demo.csv")
     ours = sample_profile(demo, load_instrument(default_instrument_path()))
     ref = pd.read_csv(CASE / "profile.csv", keep_default_na=False)
-    for r in ref[ref["field"] != "experience"].itertuples():
+    for r in ref[ref["field"] != "tenure"].itertuples():
         row = ours[(ours["field"] == r.field) & (ours["code"] == float(r.code))]
         assert len(row) == 1
         assert int(row["n"].iloc[0]) == r.n
         assert row["share"].iloc[0] == pytest.approx(r.share, abs=1e-12)
     num = pd.read_csv(CASE / "profile_numeric.csv")
-    exp = ours[ours["field"] == "experience"].iloc[0]
+    exp = ours[ours["field"] == "tenure"].iloc[0]
     assert exp["mean"] == pytest.approx(num["mean"].iloc[0], abs=1e-12)
     assert exp["sd"] == pytest.approx(num["sd"].iloc[0], abs=1e-12)

@@ -49,6 +49,7 @@ def _write_model(folder: Path, constructs, hypotheses, paths) -> tuple[Path, Pat
                            "text": {"en": f"{a} increases {b}.", "zh": f"{a}正向影响{b}。"}}
                           for i, (a, b) in enumerate(hypotheses)]
     base["mediators"] = [m for m in base.get("mediators", []) if m in constructs]
+    base["controls"], base["moderators"] = [], []
     folder.mkdir(parents=True, exist_ok=True)
     inst = folder / "small.yaml"
     inst.write_text(yaml.safe_dump(base, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -62,10 +63,10 @@ def _write_model(folder: Path, constructs, hypotheses, paths) -> tuple[Path, Pat
 
 @pytest.fixture(scope="module")
 def three(tmp_path_factory):
-    """PS -> RI -> VCC with a direct PS -> VCC path that is zero in the population."""
+    """IA -> RI -> SV with a direct IA -> SV path that is zero in the population."""
     folder = tmp_path_factory.mktemp("power3")
-    inst, pop = _write_model(folder, ["PS", "RI", "VCC"], [("PS", "RI"), ("RI", "VCC"), ("PS", "VCC")],
-                             {"RI~PS": 0.2, "VCC~RI": 0.3, "VCC~PS": 0.0})
+    inst, pop = _write_model(folder, ["IA", "RI", "SV"], [("IA", "RI"), ("RI", "SV"), ("IA", "SV")],
+                             {"RI~IA": 0.2, "SV~RI": 0.3, "SV~IA": 0.0})
     return load_instrument(inst), load_population(pop), pop
 
 
@@ -78,14 +79,14 @@ def serial(three):
 
 def test_table_shape_and_labels(serial):
     assert list(serial.columns) == POWER_COLUMNS
-    params = ["b_RI_PS", "b_VCC_RI", "b_VCC_PS", "ind_PS_RI_VCC", "totind_PS_VCC", "total_PS_VCC"]
+    params = ["b_RI_IA", "b_SV_RI", "b_SV_IA", "ind_IA_RI_SV", "total_IA_SV"]   # no totind equal to its one specific effect
     assert serial["parameter"].tolist() == params * 2
-    assert serial["n"].tolist() == [60] * 6 + [400] * 6
+    assert serial["n"].tolist() == [60] * 5 + [400] * 5
     assert (serial["data_source"].str.startswith("SIMULATED")).all()
     row = serial.set_index(["n", "parameter"])
-    assert row.loc[(60, "ind_PS_RI_VCC"), "population"] == pytest.approx(0.2 * 0.3)
-    assert row.loc[(60, "total_PS_VCC"), "population"] == pytest.approx(0.0 + 0.2 * 0.3)
-    assert row.loc[(60, "ind_PS_RI_VCC"), "kind"] == "specific"
+    assert row.loc[(60, "ind_IA_RI_SV"), "population"] == pytest.approx(0.2 * 0.3)
+    assert row.loc[(60, "total_IA_SV"), "population"] == pytest.approx(0.0 + 0.2 * 0.3)
+    assert row.loc[(60, "ind_IA_RI_SV"), "kind"] == "specific"
     assert (serial["n_converged"] + serial["n_failed"] == 20).all()
     assert (serial["n_converged"] >= 18).all()
     ok = serial[["power", "coverage"]]
@@ -113,20 +114,20 @@ def test_child_seeds_are_keyed_by_n():
 
 def test_power_grows_with_n(serial):
     row = serial.set_index(["n", "parameter"])["power"]
-    # b_RI_PS = 0.2: power about 0.3 at n = 60 and about 0.98 at n = 400; with 20 replications each the
+    # b_RI_IA = 0.2: power about 0.3 at n = 60 and about 0.98 at n = 400; with 20 replications each the
     # Monte Carlo SE is at most 0.11, so a gap below 0.3 would be a 3-SE event
-    assert row[(400, "b_RI_PS")] - row[(60, "b_RI_PS")] > 0.3
-    assert row[(400, "b_VCC_RI")] >= row[(60, "b_VCC_RI")]
-    assert row[(400, "b_RI_PS")] >= 0.8
+    assert row[(400, "b_RI_IA")] - row[(60, "b_RI_IA")] > 0.3
+    assert row[(400, "b_SV_RI")] >= row[(60, "b_SV_RI")]
+    assert row[(400, "b_RI_IA")] >= 0.8
 
 
 def test_zero_path_rejects_at_about_alpha(tmp_path):
     """Two factors, true path 0: the share of p < .05 lies within the binomial 99.9% band around .05."""
-    inst_path, pop_path = _write_model(tmp_path, ["PS", "RI"], [("PS", "RI")], {"RI~PS": 0.0})
+    inst_path, pop_path = _write_model(tmp_path, ["IA", "RI"], [("IA", "RI")], {"RI~IA": 0.0})
     table = simulate_power(load_instrument(inst_path), load_population(pop_path), n_values=[200],
                            reps=NULL_REPS, alpha=ALPHA, seed=7, jobs=1, progress=False, population_n=POP_N)
     row = table.iloc[0]
-    assert row["parameter"] == "b_RI_PS" and row["population"] == 0.0
+    assert row["parameter"] == "b_RI_IA" and row["population"] == 0.0
     k = int(row["n_converged"])
     assert k >= NULL_REPS - 2
     lo = binom.ppf(NULL_BOUND_P / 2, k, ALPHA) / k
@@ -146,7 +147,7 @@ def test_quick_replication_fit_equals_fit_sem(three):
 
     inst, pop, _path = three
     spec = build_spec(build_model_syntax(inst), data_columns=inst.item_ids())
-    names = ("b_RI_PS", "b_VCC_RI", "b_VCC_PS", "ind_PS_RI_VCC")
+    names = ("b_RI_IA", "b_SV_RI", "b_SV_IA", "ind_IA_RI_SV")
     rep = _Replication(inst, pop, spec, names, False)
     start = rep.fit(rep.draw(5000, np.random.default_rng(1))).theta
     for k in range(3):
@@ -157,16 +158,16 @@ def test_quick_replication_fit_equals_fit_sem(three):
 
 
 def test_omitted_population_path_uses_large_sample_values(tmp_path):
-    """Model PS -> RI -> VCC without the population's direct PS -> VCC path of 0.3: the standardized
+    """Model IA -> RI -> SV without the population's direct IA -> SV path of 0.3: the standardized
     paths of the analysis model are no longer the YAML values, so the large-sample std.all is used."""
-    inst_path, pop_path = _write_model(tmp_path, ["PS", "RI", "VCC"], [("PS", "RI"), ("RI", "VCC")],
-                                       {"RI~PS": 0.4, "VCC~RI": 0.3, "VCC~PS": 0.3})
+    inst_path, pop_path = _write_model(tmp_path, ["IA", "RI", "SV"], [("IA", "RI"), ("RI", "SV")],
+                                       {"RI~IA": 0.4, "SV~RI": 0.3, "SV~IA": 0.3})
     table = simulate_power(load_instrument(inst_path), load_population(pop_path), n_values=[100], reps=2,
                            seed=1, jobs=1, progress=False, population_n=POP_N)
-    assert "omits population path(s) b_VCC_PS" in table.attrs["population_source"]
+    assert "omits population path(s) b_SV_IA" in table.attrs["population_source"]
     row = table.set_index("parameter")["population"]
-    # VCC ~ RI alone absorbs the omitted path: corr(RI, VCC) = 0.3 + 0.3 * 0.4 = 0.42, not 0.3
-    assert row["b_VCC_RI"] == pytest.approx(0.42, abs=0.03)
+    # SV ~ RI alone absorbs the omitted path: corr(RI, SV) = 0.3 + 0.3 * 0.4 = 0.42, not 0.3
+    assert row["b_SV_RI"] == pytest.approx(0.42, abs=0.03)
 
 
 def test_min_n_for_power():
@@ -215,7 +216,7 @@ def test_cli_power_writes_results(three, tmp_path, capsys):
     assert set(man["inputs"]) == {"population", "instrument"}
     assert "SIMULATED" in man["data_source"]
     text = capsys.readouterr().out
-    assert "SIMULATED" in text and "b_RI_PS" in text
+    assert "SIMULATED" in text and "b_RI_IA" in text
     # an existing non-empty folder is refused without --overwrite, accepted with it
     assert main(argv) == 2
     assert "not empty" in capsys.readouterr().err
@@ -244,7 +245,7 @@ def test_cli_missing_population_file_exit_2(tmp_path, capsys):
     assert err.count("\n") == 0 and "nope.yaml" in err and "not found" in err
 
 
-# Normal-theory ML standard errors run a little small on skewed 7-point items at n = 300: for b_VCC_PS of the
+# Normal-theory ML standard errors run a little small on skewed 7-point items at n = 300: for b_SV_IA of the
 # 3-construct model, 600 replications gave a mean SE of 0.0706-0.0709 against an SD of the estimates of
 # 0.073-0.077 (two seeds). SEs 5% too small give a rejection rate of 2 * (1 - Phi(0.95 * 1.96)) = 0.063, so the
 # slow check accepts true rates between the nominal 0.05 and that.
@@ -268,5 +269,34 @@ def test_paths_type_i_error_and_coverage_slow(three):
     liberal = 2 * norm.sf(SE_SHORTFALL * norm.ppf(1 - ALPHA / 2))
     lo = binom.ppf(NULL_BOUND_P / 2, k, ALPHA) / k
     hi = binom.ppf(1 - NULL_BOUND_P / 2, k, liberal) / k
-    assert lo <= paths.loc["b_VCC_PS", "power"] <= hi
+    assert lo <= paths.loc["b_SV_IA", "power"] <= hi
     assert paths["coverage"].between(1 - hi, 1 - lo).all(), paths["coverage"]
+
+
+def test_cross_role_sample_size_formula():
+    """n per role for a cross-role difference of .15 in beta with 80% power: the Wald-test arithmetic."""
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import norm
+
+    import sem_cocreate as sc
+    from sem_cocreate.inference.power import cross_role_sample_size
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(500)
+    data = pd.DataFrame({"x": x, "y": 0.3 * x + np.sqrt(1 - 0.09) * rng.standard_normal(500)})
+    res = sc.sem("y ~ b*x", data)
+    tab = cross_role_sample_size(res, delta=0.15, power=0.80)
+    row = tab.iloc[0]
+    z = norm.ppf(0.975) + norm.ppf(0.80)
+    # at n_per_role in each group, delta / se_diff reaches z (up to the ceiling)
+    se_diff = row["se1"] * np.sqrt(2 / row["n_per_role"])
+    assert 0.15 / se_diff == pytest.approx(z, rel=0.01)
+    assert row["n_total"] == pytest.approx(2 * row["n_per_role"], abs=1)
+    # a standardized simple-regression slope has se about (1 - beta^2) / sqrt(n): se1 about 0.91
+    assert row["se1"] == pytest.approx(1 - 0.09, abs=0.08)
+    # unequal groups need more respondents in total; a larger difference fewer
+    assert cross_role_sample_size(res, share=0.3).iloc[0]["n_total"] > row["n_total"]
+    assert cross_role_sample_size(res, delta=0.3).iloc[0]["n_per_role"] < row["n_per_role"]
+    with pytest.raises(OptionError):
+        cross_role_sample_size(res, delta=0)

@@ -89,7 +89,7 @@ def read_qualtrics(path: Path) -> dict:
 def test_qualtrics_reads_back(inst, exported, role, lang):
     out, _ = exported
     survey = read_qualtrics(out / f"cocreation_qualtrics_{role}_{lang}.txt")
-    assert survey["ed"] == {"instrument": "cocreation", "version": "1", "role": role, "lang": lang}
+    assert survey["ed"] == {"instrument": "cocreation", "version": "2", "role": role, "lang": lang}
     qs = survey["questions"]
     for c in inst.constructs:
         q = qs[c.id]
@@ -102,17 +102,17 @@ def test_qualtrics_reads_back(inst, exported, role, lang):
         assert qs[f.id]["type"].startswith("MC:SingleAnswer")
         assert sorted(qs[f.id]["choices"]) == list(range(1, 8))
         assert f.correct in qs[f.id]["choices"]
-    assert qs["role"]["choices"] == {1: lang_pick("Solver (I take on tasks)", "接包方（承接任务）", lang),
-                                     2: lang_pick("Seeker (I post tasks)", "发包方（发布任务）", lang)}
+    assert qs["role"]["choices"] == {1: lang_pick("Solver (I take on tasks)", "服务商（承接任务）", lang),
+                                     2: lang_pick("Seeker (I post tasks)", "雇主（发布任务）", lang)}
     assert set(qs["consent"]["choices"]) == {1, 2}
-    assert qs["experience"]["type"] == "TE:SingleLine"
+    assert qs["tenure"]["type"] == "TE:SingleLine"
     assert "id" not in qs and "duration" not in qs          # recorded by the survey software
     # one block per construct, attention checks inside the block they follow
     names = [b["name"] for b in survey["blocks"]]
     assert names[:2] == ([lang_pick("Consent", "知情同意", lang), lang_pick("About you", "基本信息", lang)])
     assert [n.split(" ")[0] for n in names[2:]] == inst.construct_ids()
-    tr_block = next(b for b in survey["blocks"] if b["name"].startswith("TR "))
-    assert tr_block["questions"] == ["TR", "attn1"]
+    tm_block = next(b for b in survey["blocks"] if b["name"].startswith("TM "))
+    assert tm_block["questions"] == ["TM", "attn1"]
 
 
 # --- LimeSurvey TSV -------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_limesurvey_reads_back(inst, exported, role):
             assert [a for a, _ in questions[f.id]["a"]] == [str(c) for c in range(1, 8)]
         assert questions["consent"]["row"]["mandatory"] == "Y"
         assert [a for a, _ in questions["role"]["a"]] == ["1", "2"]
-        assert questions["experience"]["row"]["type/scale"] == "N"
+        assert questions["tenure"]["row"]["type/scale"] == "N"
         groups = [r for r in block if r["class"] == "G"]
         assert len(groups) == 2 + len(inst.constructs)
         assert [g["type/scale"] for g in groups] == [f"G{i}" for i in range(len(groups))]
@@ -173,12 +173,12 @@ def test_codebook(inst, exported):
     assert list(rows[0].keys())[:9] == CODEBOOK_COLUMNS
     items = [r for r in rows if r["kind"] == "item"]
     assert [r["item_id"] for r in items] == inst.item_ids()
-    assert [r["item_id"] for r in items if r["reverse"] == "true"] == ["tr3"]
+    assert [r["item_id"] for r in items if r["reverse"] == "true"] == ["po4"]
     assert {r["reverse"] for r in items} == {"true", "false"}
     assert {(r["scale_min"], r["scale_max"]) for r in items} == {("1", "7")}
     assert all(r["roles"] == "solver,seeker" and r["sources"] and r["text_zh"] for r in items)
-    em1 = next(r for r in items if r["item_id"] == "em1")
-    assert em1["text_en_seeker"] == inst.construct("EM").items[0].text_for("seeker", "en")
+    sv1 = next(r for r in items if r["item_id"] == "sv1")
+    assert sv1["text_en_seeker"] == inst.construct("SV").items[0].text_for("seeker", "en")
     fields = {r["item_id"]: r for r in rows if r["kind"] != "item"}
     assert set(fields) == {f.id for f in inst.fields}
     assert "correct: 5" in fields["attn1"]["text_en"]
@@ -226,8 +226,8 @@ def test_html_one_table_per_construct_with_seven_anchors(inst, exported):
         assert t["rows"] == [it.id for it in c.items] + extra
         assert set(t["boxes"]) == {7}
     # bilingual with both roles' wording where it differs
-    assert inst.construct("EM").items[0].text_for("seeker", "zh") in text
-    assert inst.construct("EM").items[0].text_for("solver", "en") in text
+    assert inst.construct("SV").items[0].text_for("seeker", "zh") in text
+    assert inst.construct("SV").items[0].text_for("solver", "en") in text
     assert "<title>" in text and "@media print" in text
 
 
@@ -236,8 +236,8 @@ def test_markdown_lists_every_item(inst, exported):
     text = (out / "cocreation.md").read_text(encoding="utf-8")
     for it in inst.items():
         assert re.search(rf"^\| {it.id}( \(R\))? \|", text, flags=re.M), it.id
-    assert "| tr3 (R) |" in text
-    assert "| H14 | SAT → CI | + |" in text
+    assert "| po4 (R) |" in text
+    assert "| H9c | PV → PO | + |" in text
     assert text.count("| ○ | ○ | ○ | ○ | ○ | ○ | ○ |") == len(inst.items()) + len(inst.attention_checks())
 
 
@@ -258,7 +258,7 @@ def test_role_export_uses_that_roles_wording(inst, tmp_path):
     assert [p.name for p in paths] == ["cocreation_qualtrics_seeker_zh.txt", "cocreation_seeker.html",
                                        "cocreation_seeker_codebook.csv"]
     html = paths[1].read_text(encoding="utf-8")
-    em1 = inst.construct("EM").items[0]
+    em1 = inst.construct("SV").items[0]
     assert em1.text_for("seeker", "zh") in html and em1.text_for("solver", "zh") not in html
     assert "Strongly disagree" not in html and "非常不同意" in html
 
@@ -280,14 +280,14 @@ def test_bad_export_options(inst, tmp_path, kw, match):
 def test_cli_validate(capsys):
     assert main(["questionnaire", "validate", str(REPO_YAML)]) == 0
     out = capsys.readouterr().out.strip()
-    assert out == f"{REPO_YAML}: valid — 11 constructs, 37 items, 14 hypotheses"
+    assert out == f"{REPO_YAML}: valid — 11 constructs, 43 items, 17 hypotheses"
 
 
 def test_cli_validate_default_file(capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     assert main(["questionnaire", "validate"]) == 0
-    assert capsys.readouterr().out.strip() == "questionnaires/cocreation.yaml: valid — 11 constructs, 37 items, " \
-                                              "14 hypotheses"
+    assert capsys.readouterr().out.strip() == "questionnaires/cocreation.yaml: valid — 11 constructs, 43 items, " \
+                                              "17 hypotheses"
 
 
 def test_cli_validate_bad_file(capsys, tmp_path):
@@ -295,7 +295,7 @@ def test_cli_validate_bad_file(capsys, tmp_path):
     bad.write_text(REPO_YAML.read_text(encoding="utf-8").replace("reverse: true", "reverse: maybe"), encoding="utf-8")
     assert main(["questionnaire", "validate", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: {bad}: constructs[4].items[2].reverse: must be true or false (got 'maybe')"
+    assert err == f"error: {bad}: constructs[9].items[3].reverse: must be true or false (got 'maybe')"
     assert main(["questionnaire", "validate", str(tmp_path / "none.yaml")]) == 2
     assert "instrument file not found" in capsys.readouterr().err
 
@@ -322,4 +322,17 @@ def test_cli_export_default_folder(capsys, tmp_path, monkeypatch):
 
 def test_validate_instrument_file_returns_instrument():
     inst = validate_instrument_file(REPO_YAML)
-    assert inst.id == "cocreation" and len(inst.items()) == 37
+    assert inst.id == "cocreation" and len(inst.items()) == 43
+
+
+def test_respondent_form_shows_no_construct_names_or_item_ids(inst, exported):
+    """Construct names and item ids would cue respondents; the HTML form shows neither (ids stay in attributes)."""
+    import re
+
+    out, _ = exported
+    text = (out / "cocreation.html").read_text(encoding="utf-8")
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)\b.*?</\1>", " ", text, flags=re.S))
+    for c in inst.constructs:
+        assert c.name_en not in visible and c.name_zh not in visible, c.id
+        for it in c.items:
+            assert not re.search(rf"(?<![\w-]){it.id}(?![\w-])", visible), it.id

@@ -88,7 +88,7 @@ def test_hypotheses_table_numbers_equal_rounded_csv(results):
     md = (results / "report.md").read_text(encoding="utf-8")
     hyp = pd.read_csv(results / "hypotheses.csv")
     rows = _md_table(md, "Hypothesis tests")
-    assert len(rows) == len(hyp) == 14
+    assert len(rows) == len(hyp) == 17
     for row, h in zip(rows, hyp.to_dict("records")):
         h_id, path, beta, b, se, p, ci, verdict = row
         assert h_id == h["id"] and path == h["path"]
@@ -154,7 +154,7 @@ def test_chinese_report_headings_and_hypotheses(results):
         assert f"{h['id']}（{h['path']}）{verdict}" in md
     assert re.search(r"\*\*表 \d+\. 假设检验（结构路径）\*\*", md)
     assert "| 假设 | 路径 | β | b | SE | p | 95% C.I. | 是否支持 |" in md
-    assert "平台支持与治理" in md                  # construct names from the instrument
+    assert "制度安排" in md                  # construct names from the instrument
     assert "Structural model" not in md and "Supported?" not in md
 
 
@@ -185,8 +185,8 @@ def test_docx_tables_and_headings(results):
         assert ("3 Structural model" if lang == "en" else "3 结构模型") in heads
     doc = Document(str(results / "report.docx"))
     hyp = next(t for t in doc.tables if t.rows[0].cells[0].text == "H")
-    assert len(hyp.rows) == 15
-    assert [c.text for c in hyp.rows[1].cells][:2] == ["H1", "PS → RI"]
+    assert len(hyp.rows) == 18
+    assert [c.text for c in hyp.rows[1].cells][:2] == ["H1a", "IA → RI"]
 
 
 def test_report_command_rerenders_identically(results, copy, capsys):
@@ -305,7 +305,7 @@ def test_invariance_and_user_model_sections(copy):
     render_report(copy, formats=("md",), langs=("en",))
     md = (copy / "report.md").read_text(encoding="utf-8")
     assert "No hypotheses.csv in the results folder" in md
-    assert "| KS → VCC |" in md                     # all regression paths instead
+    assert "| KS → SV |" in md                     # all regression paths instead
     rows = _md_table(md, "Measurement invariance")
     assert rows[1] == ["Metric (equal loadings)", "110.50", "54", ".965", ".960", ".041", ".035", "10.50", "6", ".105",
                        f"{T.MINUS}.005"]

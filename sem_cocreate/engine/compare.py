@@ -39,8 +39,8 @@ def compare_models(*results, names=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per model sorted by ``df``: ``model, df, aic, bic, chisq, chisq.diff, df.diff,
-        pvalue`` (+ ``rmsea.diff`` under ML, lavaan's RMSEA column: the RMSEA of the difference test; + ``chisq.scaled`` under
-        MLR). The first row has no difference test (NaN).
+        pvalue`` (+ ``rmsea.diff`` under ML, lavaan's RMSEA column: the RMSEA of the difference
+        test; + ``chisq.scaled`` under MLR). The first row has no difference test (NaN).
 
     Raises
     ------

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .linalg import NotPositiveDefinite, chol_inv_logdet as _chol_inv_logdet, logdet as _logdet  # noqa: F401
+
 
 @dataclass
 class SampleStats:
@@ -42,18 +44,6 @@ def sample_stats(frames, ov_names) -> SampleStats:
     return SampleStats(ns, covs, means)
 
 
-class NotPositiveDefinite(Exception):
-    pass
-
-
-def _chol_inv_logdet(sigma):
-    try:
-        L = np.linalg.cholesky(sigma)
-    except np.linalg.LinAlgError:
-        raise NotPositiveDefinite from None
-    logdet = 2.0 * np.log(np.diag(L)).sum()
-    inv = np.linalg.inv(sigma)
-    return inv, logdet
 
 
 def ml_value(model, theta, stats: SampleStats) -> float:
@@ -73,11 +63,6 @@ def ml_value(model, theta, stats: SampleStats) -> float:
     except NotPositiveDefinite:
         return np.inf
     return float(total)
-
-
-def _logdet(S):
-    sign, val = np.linalg.slogdet(S)
-    return val if sign > 0 else np.nan
 
 
 def ml_value_grad_info(model, theta, stats: SampleStats, *, want_info: bool = True):
@@ -116,14 +101,7 @@ def ml_value_grad_info(model, theta, stats: SampleStats, *, want_info: bool = Tr
     return float(f_total), grad, info
 
 
-@dataclass
-class OptimResult:
-    theta: np.ndarray
-    fmin: float
-    converged: bool
-    iterations: int
-    message: str
-    grad_max: float
+from .optimize import OptimResult, newton_minimize, scaled_gradient as _scaled_gradient  # noqa: E402,F401
 
 
 def fisher_scoring(model, stats, start, *, maxit: int = 300, gtol: float = 1e-9) -> OptimResult:
@@ -140,54 +118,15 @@ def fisher_scoring(model, stats, start, *, maxit: int = 300, gtol: float = 1e-9)
 
 def _fisher_scoring(model, stats, start, *, maxit: int, gtol: float) -> OptimResult:
     theta = np.asarray(start, dtype=float).copy()
-    f0 = ml_value(model, theta, stats)
-    if not np.isfinite(f0):
+    if not np.isfinite(ml_value(model, theta, stats)):
         theta = _bfgs(model, stats, theta)
-    it = 0
-    message = "converged"
-    last_f = np.inf
-    for it in range(1, maxit + 1):
-        try:
-            f, g, info = ml_value_grad_info(model, theta, stats)
-        except NotPositiveDefinite:
-            return OptimResult(theta, np.inf, False, it, "implied covariance not positive definite", np.inf)
-        gmax = float(np.max(np.abs(g))) if g.size else 0.0
-        if gmax < gtol:
-            return OptimResult(theta, f, True, it, message, gmax)
-        H = 2.0 * info
-        try:
-            step = np.linalg.solve(H + 1e-12 * np.eye(len(g)) * max(1.0, np.trace(H) / len(g)), g)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(H, g, rcond=None)[0]
-        if not np.all(np.isfinite(step)) or step @ g <= 0:
-            step = g  # steepest descent fallback
-        # At the optimum F cannot decrease by more than rounding error; a gradient of 1e-8 that
-        # no step can reduce further is convergence (equality-constrained multi-group models).
-        # The Newton decrement g'H^-1 g bounds the remaining decrease of F; below 1e-12 (relative)
-        # the parameters are within about 1e-6 of the optimum.
-        if g @ step < 1e-12 * max(1.0, abs(f)) and gmax < 1e-5:
-            return OptimResult(theta, f, True, it, message, gmax)
-        t = 1.0
-        accepted = False
-        for _ in range(40):
-            cand = theta - t * step
-            fc = ml_value(model, cand, stats)
-            if np.isfinite(fc) and fc <= f - 1e-4 * t * (g @ step):
-                accepted = True
-                break
-            t *= 0.5
-        if not accepted:
-            # stuck: either converged to the precision of F, or a bad region
-            if abs(last_f - f) < 1e-13 or gmax < 1e-6:
-                return OptimResult(theta, f, gmax < 1e-5, it, "line search stalled", gmax)
-            theta = _bfgs(model, stats, theta)
-            last_f = f
-            continue
-        theta = cand
-        last_f = f
-    f, g, _ = ml_value_grad_info(model, theta, stats, want_info=False)
-    gmax = float(np.max(np.abs(g))) if g.size else 0.0
-    return OptimResult(theta, f, gmax < 1e-6, it, "iteration limit reached", gmax)
+
+    def value_grad_hess(th):
+        f, g, info = ml_value_grad_info(model, th, stats)
+        return f, g, 2.0 * info     # the expected Hessian of F
+
+    return newton_minimize(theta, lambda th: ml_value(model, th, stats), value_grad_hess,
+                           maxit=maxit, gtol=gtol, on_stall=lambda th: _bfgs(model, stats, th))
 
 
 def _bfgs(model, stats, theta):

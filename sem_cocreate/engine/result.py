@@ -186,11 +186,12 @@ def information_checks(info: np.ndarray, npar: int):
     """Return (vcov_unit, identified, message) from the unit information matrix."""
     if npar == 0:
         return np.zeros((0, 0)), True, ""
-    eig = np.linalg.eigvalsh(info)
-    scale = max(abs(eig).max(), 1e-300)
-    if eig.min() < 1e-10 * scale:
+    from .linalg import is_singular, smallest_scaled_eigenvalue
+
+    if is_singular(info):
         return None, False, ("the information matrix is singular (smallest eigenvalue "
-                             f"{eig.min():.2e}): the model is not identified")
+                             f"{smallest_scaled_eigenvalue(info):.2e} after scaling to unit diagonal): "
+                             "the model is not identified")
     return np.linalg.inv(info), True, ""
 
 

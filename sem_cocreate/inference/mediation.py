@@ -16,6 +16,14 @@ Chen (2010, J. Consumer Research 37, 197-206):
 ========================  ==========================================================================
 
 "Significant" means the interval excludes zero (the p-value below ``1 - level`` when there is no interval).
+
+Multiplicity: every row belongs to a ``family``. The ``confirmatory`` family is the pre-specified set of
+effects (:func:`sem_cocreate.survey.modelbuild.indirect_paths`: the specific indirect effects of each
+antecedent through RI, KS and RI -> KS, the RI-versus-KS contrasts and one total indirect effect per
+antecedent and final outcome); its p values are adjusted together by Holm's step-down method
+(``statsmodels.stats.multitest.multipletests(p, method="holm")``, R's ``p.adjust(p, "holm")``) into
+``pvalue.adj``. Longer chains, other totals and the direct paths are ``exploratory`` (``pvalue.adj``
+empty).
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ from ..exceptions import OptionError
 
 INDIRECT_COLUMNS = ["name", "path", "est", "se", "ci.lower", "ci.upper", "method", "n_boot", "n_failed",
                     "kind", "from", "to", "through", "std.all", "pvalue", "proportion_mediated",
-                    "mediation_type", "significant"]
+                    "mediation_type", "significant", "family", "pvalue.adj"]
+FAMILIES = ("confirmatory", "exploratory")
+ADJUST_METHOD = "holm"
 KINDS = ("specific", "total_indirect", "direct", "total", "contrast", "defined")
 NO_DIRECT = "no direct path in model"
 
@@ -140,6 +150,46 @@ def _zhao_type(ind_sig, ind_est, direct):
     return "no-effect"
 
 
+def _default_family(kind: str, through: str) -> str:
+    """Family of an effect not pre-specified: specific effects through at most two mediators, their
+    contrasts and total indirect effects are confirmatory; longer chains, direct and total effects are not."""
+    if kind in ("specific", "contrast", "total_indirect") and str(through).count(">") <= 1:
+        return "confirmatory"
+    return "exploratory"
+
+
+def adjust_pvalues(pvalues, mask=None, *, method: str = ADJUST_METHOD) -> np.ndarray:
+    """Multiplicity-adjusted p values within the rows selected by ``mask`` (NaN elsewhere).
+
+    Parameters
+    ----------
+    pvalues : array-like
+    mask : array-like of bool, optional
+        The family (default: every row). Rows with a missing p value are left out of the family.
+    method : str, default "holm"
+        Any ``statsmodels.stats.multitest.multipletests`` method.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p values, as R's ``p.adjust(p, method = "holm")`` on the family.
+
+    Examples
+    --------
+    >>> adjust_pvalues([0.01, 0.04, 0.03]).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(pvalues, dtype=float)
+    keep = np.ones(len(p), bool) if mask is None else np.asarray(mask, bool)
+    keep = keep & np.isfinite(p)
+    out = np.full(len(p), np.nan)
+    if keep.any():
+        out[keep] = multipletests(p[keep], method=method)[1]
+    return out
+
+
 def indirect_table(result, *, estimates: pd.DataFrame | None = None, effects: pd.DataFrame | None = None,
                    method: str = "delta", n_boot: int = 0, n_failed: int = 0, level: float = 0.95,
                    std_estimates: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -169,7 +219,9 @@ def indirect_table(result, *, estimates: pd.DataFrame | None = None, effects: pd
     -------
     DataFrame
         ``name, path, est, se, ci.lower, ci.upper, method, n_boot, n_failed, kind, from, to, through,
-        std.all, pvalue, proportion_mediated, mediation_type, significant`` (+ the ``std.*`` columns).
+        std.all, pvalue, proportion_mediated, mediation_type, significant, family, pvalue.adj`` (+ the
+        ``std.*`` columns). ``family`` is ``confirmatory`` or ``exploratory`` (from ``effects``' own
+        ``family`` column when given); ``pvalue.adj`` is Holm-adjusted within the confirmatory rows.
         ``proportion_mediated`` = indirect / total effect of the same antecedent on the same outcome;
         ``mediation_type`` (Zhao et al. 2010) on specific and total-indirect rows.
 
@@ -268,6 +320,9 @@ def indirect_table(result, *, estimates: pd.DataFrame | None = None, effects: pd
             mtype.append("")
     out["proportion_mediated"] = prop
     out["mediation_type"] = mtype
+    fam = dict(zip(effects["name"], effects["family"])) if "family" in effects.columns else {}
+    out["family"] = [fam.get(r["name"]) or _default_family(r["kind"], r["through"]) for r in out.to_dict("records")]
+    out["pvalue.adj"] = adjust_pvalues(out["pvalue"], out["family"] == "confirmatory")
     extra = [c for c in ("std.se", "std.ci.lower", "std.ci.upper") if c in out.columns]
     return out[INDIRECT_COLUMNS + extra].reset_index(drop=True)
 

@@ -531,3 +531,56 @@ def run_power(args) -> int:
                                                  for r in fails.itertuples(index=False)))
     print(f"wrote {out / 'power.csv'}, {out / 'power_summary.csv'} and {out / 'manifest.json'}")
     return 0
+
+
+def cross_role_sample_size(result, *, delta: float = 0.15, power: float = 0.80, alpha: float = 0.05,
+                           share: float = 0.5):
+    """Sample size per role that detects a cross-role difference ``delta`` in a standardized path.
+
+    Parameters
+    ----------
+    result : SEMResult
+        A fit of the model on pilot or simulated data (pooled over the roles); its standard errors give
+        each path's standard error at one respondent, ``se1 = se(std.all) * sqrt(n)``.
+    delta : float, default 0.15
+        The difference in standardized β between the roles to detect.
+    power, alpha : float
+        Target power and two-sided level of the Wald test of equal paths.
+    share : float, default 0.5
+        The share of the smaller role in the sample (0.5: equal groups).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per structural path: ``lhs, op, rhs, label, std.all, se1, n_per_role, n_total``, with
+        ``n_per_role`` the size of the smaller group.
+
+    Notes
+    -----
+    Two independent groups, each path estimated with ``se_g = se1 / sqrt(n_g)``:
+    ``se_diff = se1 * sqrt(1/n_1 + 1/n_2)``; the Wald test of ``beta_1 = beta_2`` has power
+    ``1 - beta`` when ``delta / se_diff = z_{1-alpha/2} + z_{power}``, so with ``n_1 = share * N``:
+    ``N = se1^2 (1/share + 1/(1 - share)) (z_{1-alpha/2} + z_{power})^2 / delta^2``. This is the
+    large-sample normal approximation behind ``lavTestWald`` (R: the same arithmetic with ``qnorm``);
+    :func:`simulate_power` checks it by Monte Carlo for a chosen n.
+    """
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import norm
+
+    if not 0 < delta:
+        raise OptionError(f"delta={delta}: give a positive difference in standardized beta")
+    if not 0 < power < 1 or not 0 < alpha < 1 or not 0 < share < 1:
+        raise OptionError("power, alpha and share must lie strictly between 0 and 1")
+    est = result.estimates
+    reg = est[est["op"] == "~"].copy()
+    n = float(result.n_obs)
+    # the standard error of the standardized path: the unstandardized SE rescaled like the estimate
+    ratio = (reg["std.all"] / reg["est"]).where(reg["est"].abs() > 1e-12, 1.0)
+    se1 = (reg["se"] * ratio.abs()) * np.sqrt(n)
+    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    total = se1 ** 2 * (1 / share + 1 / (1 - share)) * z ** 2 / delta ** 2
+    out = pd.DataFrame({"lhs": reg["lhs"], "op": "~", "rhs": reg["rhs"], "label": reg.get("label", ""),
+                        "std.all": reg["std.all"], "se1": se1,
+                        "n_per_role": np.ceil(total * min(share, 1 - share)), "n_total": np.ceil(total)})
+    return out.reset_index(drop=True)

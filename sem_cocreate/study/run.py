@@ -78,6 +78,9 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         quality = step_measurement.measurement_quality(options, inputs, fits, log)
         effects = step_mediation.mediation(options, inputs, choice, fits, log)
         groups = step_groups.group_comparisons(options, inputs, choice, fits, log)
+        from .step_compare import compare_competing
+
+        groups.update(compare_competing(options, inputs, choice, fits, log))
         diagnostics = step_diagnostics.diagnostics(options, fits, log)
         from . import step_tables
 

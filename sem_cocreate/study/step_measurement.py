@@ -43,15 +43,20 @@ def _quality(measurement, data, constructs, *, seed, log: NoteLog) -> dict:
         ist = item_stats(est, data, constructs=constructs)
     out["reliability"] = rel
     out["item_stats"] = ist
-    with log.capture("HTMT"):
-        out["htmt"] = htmt(data, constructs, htmt2=True)
-        out["htmt_classic"] = htmt(data, constructs, htmt2=False)
-    with log.capture("Fornell-Larcker"):
-        # only the item-based constructs (not single-indicator, higher-order or growth factors), with
-        # their latent correlations implied by the whole measurement model
-        item_est = est[(est["op"] != "=~") | est["lhs"].isin(list(constructs))]
-        out["fornell_larcker"] = fornell_larcker(item_est, ave=rel.set_index("construct")["ave"],
-                                                 latent_cor=_latent_cor(measurement))
+    pairs = len(constructs) >= 2          # HTMT and Fornell-Larcker compare constructs pairwise
+    if not pairs:
+        log.add("HTMT", "discriminant validity (HTMT, Fornell-Larcker) needs two or more constructs "
+                        "with two or more items; skipped")
+    if pairs:
+        with log.capture("HTMT"):
+            out["htmt"] = htmt(data, constructs, htmt2=True)
+            out["htmt_classic"] = htmt(data, constructs, htmt2=False)
+        with log.capture("Fornell-Larcker"):
+            # only the item-based constructs (not single-indicator, higher-order or growth factors),
+            # with their latent correlations implied by the whole measurement model
+            item_est = est[(est["op"] != "=~") | est["lhs"].isin(list(constructs))]
+            out["fornell_larcker"] = fornell_larcker(item_est, ave=rel.set_index("construct")["ave"],
+                                                     latent_cor=_latent_cor(measurement))
     try:
         out["measurement_flags"] = measurement_flags(rel, ist)
     except Exception as err:  # noqa: BLE001 - flags are advisory
@@ -61,8 +66,9 @@ def _quality(measurement, data, constructs, *, seed, log: NoteLog) -> dict:
         with log.capture("normality"):
             out["normality"] = mardia(complete)
     # HTMT inference (Henseler et al. 2015): percentile intervals, upper bound below .85/.90/1
-    with log.capture("HTMT bootstrap"):
-        out["htmt_ci"] = htmt_bootstrap(data, constructs, n_boot=1000, seed=seed)
+    if pairs:
+        with log.capture("HTMT bootstrap"):
+            out["htmt_ci"] = htmt_bootstrap(data, constructs, n_boot=1000, seed=seed)
     # sampling adequacy (psych::KMO, psych::cortest.bartlett)
     with log.capture("KMO / Bartlett"):
         k = kmo(data[items])
@@ -113,6 +119,11 @@ def _common_method(fits, data, *, estimator, missing, log: NoteLog) -> dict:
     with log.capture("Harman's single-factor test"):
         harman = harman_single_factor(data[items])
     out["cmv_harman"] = {k: v for k, v in harman.items() if k != "loadings"}
+    if len(constructs) < 2:
+        # one trait factor: the single-factor model is the measurement model, and a method factor
+        # beside one trait factor is not identified
+        log.add("method-factor model", "needs two or more constructs with two or more items; skipped")
+        return out
     try:
         with log.capture("single-factor model"):
             out["cmv_single_factor"] = single_factor_test(fits.measurement_syntax, data, fit=fit,

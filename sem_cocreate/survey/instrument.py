@@ -65,6 +65,7 @@ class Item:
     roles: tuple[str, ...] = ("solver", "seeker")
     role_text: tuple[tuple[str, str, str], ...] = ()   # (role, text_en, text_zh) where wording differs
     source_labels: tuple[str, ...] = ()       # other column names / labels this item may carry in exports
+    source: str = ""                          # the scale and original item this item adapts
 
     def text_for(self, role: str | None = None, lang: str = "en") -> str:
         """The wording for ``role`` (its role-specific text where one exists) in ``lang`` ("en"/"zh")."""
@@ -87,6 +88,8 @@ class Construct:
     items: tuple[Item, ...]
     sources: tuple[str, ...] = ()             # references the items adapt
     roles: tuple[str, ...] = ("solver", "seeker")
+    actor: str = ""                           # "seeker", "solver", "platform" or "dyad" ("" = not stated)
+    marker: bool = False                      # marker variable for the CFA marker technique
 
 
 @dataclass(frozen=True)
@@ -131,11 +134,27 @@ class Hypothesis:
     sign: int = 1
     text_en: str = ""
     text_zh: str = ""
+    rationale_en: str = ""                    # why this path, from the theory
+    rationale_zh: str = ""
+    sources: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         """The lavaan label of this path, ``b_<to>_<from>`` (``b_RI_PS`` for ``RI ~ PS``)."""
         return f"b_{self.to}_{self.from_}"
+
+
+@dataclass(frozen=True)
+class Moderator:
+    """A multi-group comparison by a field (role, crowdsourcing mode) with its stated hypothesis."""
+
+    id: str                                   # "HG1"
+    field: str                                # grouping field id
+    text_en: str = ""
+    text_zh: str = ""
+    rationale_en: str = ""
+    rationale_zh: str = ""
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +175,8 @@ class Instrument:
     instructions_en: str = ""                  # matrix stem shown above every construct block
     instructions_zh: str = ""
     source_path: str = ""                      # the file it was loaded from, as given
+    controls: tuple[str, ...] = ()             # field ids entered as observed covariates of the outcomes
+    moderators: tuple[Moderator, ...] = ()     # multi-group comparisons with their hypotheses
 
     # -- convenience lookups (cheap, no caching needed at these sizes) --------------------------
     @property
@@ -223,6 +244,10 @@ class Instrument:
             except ValueError:
                 continue
         return out
+
+    def marker_constructs(self) -> list[str]:
+        """Ids of the marker constructs (``marker: true``), in instrument order."""
+        return [c.id for c in self.constructs if c.marker or c.stage == "marker"]
 
     def hypothesis_edges(self) -> list[tuple[str, str]]:
         """The hypotheses as (from, to) construct pairs, in file order."""

@@ -34,6 +34,7 @@ from .instrument import (
     Instrument,
     InstrumentWarning,
     Item,
+    Moderator,
     ScalePoint,
 )
 
@@ -48,7 +49,8 @@ _PATTERN_TEXT = {
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ItemId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ITEM_ID_PATTERN)]
 ConstructId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CONSTRUCT_ID_PATTERN)]
-Stage = Literal["antecedent", "process", "outcome"]
+Stage = Literal["antecedent", "process", "outcome", "marker"]
+Actor = Literal["seeker", "solver", "platform", "dyad"]
 FieldKind = Literal["id", "role", "categorical", "numeric", "duration", "attention", "consent", "text",
                     "status"]
 
@@ -88,6 +90,7 @@ class ItemModel(_Model):
     roles: list[Text] | None = None
     role_text: dict[str, Bilingual] = {}
     source_labels: list[Text] = []
+    source: str = ""                      # the scale and original item this item adapts
 
 
 class ConstructModel(_Model):
@@ -97,6 +100,8 @@ class ConstructModel(_Model):
     definition: Bilingual
     roles: list[Text] = ["solver", "seeker"]
     sources: list[Text] = []
+    actor: Actor | None = None            # whose value or behaviour the construct is about
+    marker: StrictBool = False            # theoretically unrelated marker construct (CFA marker technique)
     items: list[ItemModel]
 
 
@@ -119,6 +124,8 @@ class HypothesisModel(_Model):
     to: str
     sign: int = 1
     text: OptionalBilingual = OptionalBilingual()
+    rationale: OptionalBilingual = OptionalBilingual()   # why this path (from the paper's account)
+    sources: list[Text] = []                               # literature behind the path
 
     @field_validator("sign", mode="before")
     @classmethod
@@ -133,6 +140,14 @@ class HypothesisModel(_Model):
         raise ValueError(f"must be '+' or '-' (got {value!r})")
 
 
+class ModeratorModel(_Model):
+    id: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^H[A-Za-z0-9]+$")]
+    field: str                                              # grouping field (e.g. role, mode)
+    text: OptionalBilingual = OptionalBilingual()
+    rationale: OptionalBilingual = OptionalBilingual()
+    sources: list[Text] = []
+
+
 class InstrumentModel(_Model):
     id: ItemId
     version: str | int = "1"
@@ -145,6 +160,8 @@ class InstrumentModel(_Model):
     fields: list[FieldModel] = []
     hypotheses: list[HypothesisModel] = []
     mediators: list[str] = []
+    controls: list[str] = []                               # fields entered as observed covariates of the outcomes
+    moderators: list[ModeratorModel] = []                  # multi-group comparisons, each with its hypothesis
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -390,6 +407,19 @@ def check_consistency(m: InstrumentModel) -> tuple[list[tuple[str, str]], list[s
         ids = [seen_edge[(a, b)] for a, b in zip(cycle, cycle[1:])]
         errors.append(("hypotheses", f"cycle {' -> '.join(cycle)} ({', '.join(ids)}); the structural model "
                                      f"must be recursive (no feedback loops)"))
+    markers = {c.id for c in m.constructs if c.marker or c.stage == "marker"}
+    for hi, h in enumerate(m.hypotheses):
+        for key, value in (("from", h.from_), ("to", h.to)):
+            if value in markers:
+                errors.append((f"hypotheses[{hi}].{key}", f"{value} is a marker construct; a marker must stay "
+                                                          f"theoretically unrelated (no hypothesis)"))
+    field_ids = [f.id for f in m.fields]
+    for ci_, ctrl in enumerate(m.controls):
+        if ctrl not in field_ids:
+            errors.append((f"controls[{ci_}]", f"unknown field {ctrl!r} (fields: {', '.join(field_ids)})"))
+    for gi, g in enumerate(m.moderators):
+        if g.field not in field_ids:
+            errors.append((f"moderators[{gi}].field", f"unknown field {g.field!r} (fields: {', '.join(field_ids)})"))
     for mi, med in enumerate(m.mediators):
         if med not in construct_ids:
             errors.append((f"mediators[{mi}]", f"unknown construct {med!r} (known: {', '.join(construct_ids)})"))
@@ -417,13 +447,14 @@ def to_instrument(m: InstrumentModel, *, source_path: str = "") -> Instrument:
                 roles=tuple(c.roles if it.roles is None else it.roles),
                 role_text=tuple((r, t.en, t.zh) for r, t in it.role_text.items()),
                 source_labels=tuple(it.source_labels),
+                source=it.source,
             )
             for it in c.items
         )
         constructs.append(Construct(
             id=c.id, name_en=c.name.en, name_zh=c.name.zh, definition_en=c.definition.en,
             definition_zh=c.definition.zh, stage=c.stage, items=items, sources=tuple(c.sources),
-            roles=tuple(c.roles),
+            roles=tuple(c.roles), actor=c.actor or "", marker=c.marker,
         ))
     fields = []
     for f in m.fields:
@@ -436,7 +467,8 @@ def to_instrument(m: InstrumentModel, *, source_path: str = "") -> Instrument:
             unit=f.unit, after=f.after, minimum=f.min, maximum=f.max, required=f.required,
         ))
     hypotheses = tuple(
-        Hypothesis(id=h.id, from_=h.from_, to=h.to, sign=h.sign, text_en=h.text.en, text_zh=h.text.zh)
+        Hypothesis(id=h.id, from_=h.from_, to=h.to, sign=h.sign, text_en=h.text.en, text_zh=h.text.zh,
+                   rationale_en=h.rationale.en, rationale_zh=h.rationale.zh, sources=tuple(h.sources))
         for h in m.hypotheses
     )
     return Instrument(
@@ -449,6 +481,10 @@ def to_instrument(m: InstrumentModel, *, source_path: str = "") -> Instrument:
         hypotheses=hypotheses,
         missing_codes=tuple((str(mc.code), f"{mc.en} ({mc.zh})") for mc in m.missing_codes),
         mediators=tuple(m.mediators),
+        controls=tuple(m.controls),
+        moderators=tuple(Moderator(id=g.id, field=g.field, text_en=g.text.en, text_zh=g.text.zh,
+                                   rationale_en=g.rationale.en, rationale_zh=g.rationale.zh,
+                                   sources=tuple(g.sources)) for g in m.moderators),
         version=str(m.version),
         meta=tuple((k, str(v)) for k, v in m.meta.items()),
         instructions_en=m.instructions.en,

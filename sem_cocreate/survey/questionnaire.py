@@ -49,6 +49,7 @@ LANGS = ("en", "zh")
 LIMESURVEY_LANG = {"en": "en", "zh": "zh-Hans"}
 LIMESURVEY_COLUMNS = ["id", "related_id", "class", "type/scale", "name", "relevance", "text", "help", "language",
                       "validation", "mandatory", "other", "default", "same_default"]
+_PART_HEADING = ("Please rate each statement", "请对每个说法作答")
 CODEBOOK_COLUMNS = ["item_id", "construct", "text_en", "text_zh", "reverse", "scale_min", "scale_max", "roles",
                     "sources"]
 _UNIT_ZH = {"years": "年", "year": "年", "seconds": "秒", "second": "秒", "months": "月", "minutes": "分钟"}
@@ -209,10 +210,11 @@ def _html(instrument: Instrument, langs: list[str], role: str | None) -> str:
                 rows.append({"id": f.id, "variants": [{"role": "", "text": texts(f.text_en, f.text_zh)}]})
             else:
                 extra.append(f)
+        # the respondent sees neither construct names nor item ids (they would cue the construct)
         blocks.append({"kind": "construct", "id": c.id, "number": number, "first": number == 1,
-                       "heading": texts(c.name_en, c.name_zh), "rows": rows})
+                       "heading": texts(*_PART_HEADING), "rows": rows})
         if extra:
-            blocks.append({"kind": "fields", "heading": texts(c.name_en, c.name_zh),
+            blocks.append({"kind": "fields", "heading": texts(*_PART_HEADING),
                            "fields": [field_q(f) for f in extra]})
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)

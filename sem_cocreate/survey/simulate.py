@@ -38,6 +38,7 @@ class Population:
     duration_median: float = 420.0
     duration_sdlog: float = 0.35
     seconds_per_item_min: float = 2.0
+    controls: dict[str, dict[str, float]] | None = None   # control field -> {outcome construct: beta}
 
 
 def default_population_path() -> Path:
@@ -85,6 +86,8 @@ def load_population(path=None) -> Population:
             duration_median=float(dur.get("median_seconds", 420)),
             duration_sdlog=float(dur.get("sdlog", 0.35)),
             seconds_per_item_min=float(dur.get("seconds_per_item_min", 2)),
+            controls={str(k): {str(t): float(b) for t, b in (v or {}).items()}
+                      for k, v in (raw.get("controls") or {}).items()},
         )
     except (KeyError, TypeError, ValueError) as err:
         raise InputFileError(f"population model {p}: missing or invalid entry ({err}); "
@@ -114,7 +117,8 @@ def latent_order(instrument, pop: Population, role: str) -> list[str]:
 
 def latent_covariance(instrument, pop: Population, role: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(names, B, Psi) of the standardized latent model for ``role``; every latent variance is 1."""
-    names = latent_order(instrument, pop, role)
+    controls = list(pop.controls or {})
+    names = controls + latent_order(instrument, pop, role)
     k = len(names)
     idx = {c: i for i, c in enumerate(names)}
     B = np.zeros((k, k))
@@ -122,12 +126,22 @@ def latent_covariance(instrument, pop: Population, role: str) -> tuple[list[str]
         if to not in idx or frm not in idx:
             raise OptionError(f"population path {to}~{frm}: unknown construct; use the instrument's construct ids")
         B[idx[to], idx[frm]] = b
-    endo = {t for (t, _f) in pop.paths[role]}
+    for ctrl, effects in (pop.controls or {}).items():
+        for to, b in effects.items():
+            if to not in idx:
+                raise OptionError(f"population control {ctrl} -> {to}: unknown construct")
+            B[idx[to], idx[ctrl]] = b
+    endo = {t for (t, _f) in pop.paths[role]} | {t for e in (pop.controls or {}).values() for t in e}
     exo = [c for c in names if c not in endo]
     Psi = np.zeros((k, k))
     for a in exo:
         for b in exo:
-            Psi[idx[a], idx[b]] = 1.0 if a == b else pop.exo_cor.get((a, b), pop.exo_default)
+            if a == b:
+                Psi[idx[a], idx[b]] = 1.0
+            elif a in controls or b in controls:
+                Psi[idx[a], idx[b]] = 0.0        # controls are independent of the antecedents
+            else:
+                Psi[idx[a], idx[b]] = pop.exo_cor.get((a, b), pop.exo_default)
     C = np.zeros((k, k))
     for j, c in enumerate(names):
         if c in exo:
@@ -183,7 +197,7 @@ def simulate_responses(instrument, pop: Population | None = None, *, n: int, see
     Returns
     -------
     DataFrame
-        ``id, consent, role, platform, experience, duration``, the items (with the attention checks
+        ``id, consent, role, platform, the background fields (mode, task_type, reward, won, gender, age, education, tenure), duration``, the items (with the attention checks
         after their constructs), ``sim_careless`` and ``data_source`` (= "SIMULATED ...").
     """
     if n <= 0:
@@ -200,6 +214,7 @@ def simulate_responses(instrument, pop: Population | None = None, *, n: int, see
     items = instrument.items()
     item_ids = [it.id for it in items]
     scores = np.zeros((n, len(items)))
+    control_z = {c: np.zeros(n) for c in (pop.controls or {})}
     for r, role in enumerate(role_names):
         rows = np.where(role_idx == r)[0]
         if len(rows) == 0:
@@ -210,6 +225,8 @@ def simulate_responses(instrument, pop: Population | None = None, *, n: int, see
         zeta = rng.multivariate_normal(np.zeros(k), Psi, size=len(rows), method="cholesky")
         eta = zeta @ E.T
         col = {c: i for i, c in enumerate(names)}
+        for c in control_z:
+            control_z[c][rows] = eta[:, col[c]]
         for j, it in enumerate(items):
             lam = _loading(pop, it.id)
             e = rng.standard_normal(len(rows))
@@ -229,7 +246,8 @@ def simulate_responses(instrument, pop: Population | None = None, *, n: int, see
     n_items = len(item_ids)
     duration = np.exp(rng.normal(np.log(pop.duration_median), pop.duration_sdlog, size=n))
     duration = np.maximum(duration, pop.seconds_per_item_min * n_items * 1.5)
-    experience = np.round(rng.gamma(2.0, 1.5, size=n), 1)
+    fields = _draw_fields(instrument, rng, n, control_z)
+    experience = fields["tenure"] if "tenure" in fields else fields["experience"]
     role_codes = np.array([1, 2])[role_idx] if roles else np.ones(n, dtype=int)
     attn = {f.id: np.full(n, float(f.correct)) for f in instrument.attention_checks()}
     kinds = np.array([""] * n, dtype=object)
@@ -278,8 +296,7 @@ def simulate_responses(instrument, pop: Population | None = None, *, n: int, see
         "id": [f"S{i + 1:04d}" for i in range(n)],
         "consent": 1,
         "role": role_codes,
-        "platform": rng.choice([1, 2, 3, 4], size=n, p=[0.45, 0.25, 0.2, 0.1]),
-        "experience": experience,
+        **{k: v for k, v in fields.items()},
         "duration": np.round(duration).astype(int),
     })
     # items in instrument order, with attention checks after the construct they follow
@@ -301,13 +318,53 @@ def simulate_responses(instrument, pop: Population | None = None, *, n: int, see
     return out
 
 
+def _code_of(z: np.ndarray, cuts: list[float]) -> np.ndarray:
+    return np.searchsorted(np.asarray(cuts), z) + 1
+
+
+def _draw_fields(instrument, rng, n: int, control_z: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The background fields of the v2 instrument (platform, mode, task type, reward, won, gender, age,
+    education, tenure). Controls with a population effect (``control_z``) are monotone transforms of
+    their standardized latent score; the others are drawn independently."""
+    def z_of(name: str) -> np.ndarray:
+        return control_z[name] if name in control_z else rng.standard_normal(n)
+
+    out: dict[str, np.ndarray] = {
+        "platform": rng.choice([1, 2, 3, 4], size=n, p=[0.45, 0.25, 0.2, 0.1]),
+    }
+    known = {f.id for f in instrument.fields}
+    if "mode" in known:
+        out["mode"] = rng.choice([1, 2, 3, 4], size=n, p=[0.45, 0.2, 0.2, 0.15])
+    if "task_type" in known:
+        out["task_type"] = rng.choice([1, 2, 3, 4, 5], size=n, p=[0.35, 0.25, 0.2, 0.12, 0.08])
+    if "reward" in known:
+        out["reward"] = _code_of(z_of("reward"), [-0.5, 0.5, 1.4])
+    if "won" in known:
+        out["won"] = (z_of("won") > 0.3).astype(int)
+    if "gender" in known:
+        out["gender"] = rng.choice([1, 2, 3], size=n, p=[0.46, 0.5, 0.04])
+    if "age" in known:
+        out["age"] = np.clip(np.round(rng.normal(31, 7, size=n)), 18, 70).astype(int)
+    if "education" in known:
+        out["education"] = rng.choice([1, 2, 3, 4], size=n, p=[0.15, 0.3, 0.4, 0.15])
+    tenure_z = z_of("tenure") if "tenure" in control_z else None
+    if tenure_z is not None:
+        out["tenure"] = np.round(np.exp(0.7 + 0.6 * tenure_z), 1)
+    else:
+        out["tenure"] = np.round(rng.gamma(2.0, 1.5, size=n), 1)
+    name = "tenure" if "tenure" in known or "experience" not in known else "experience"
+    if name != "tenure":
+        out[name] = out.pop("tenure")
+    return out
+
+
 def write_simulated(df: pd.DataFrame, path) -> Path:
     """Write simulated data as UTF-8 CSV, integers without decimals, missing as empty cells."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     out = df.copy()
     for c in out.columns:
-        if pd.api.types.is_float_dtype(out[c]) and c != "experience":
+        if pd.api.types.is_float_dtype(out[c]) and c not in ("experience", "tenure"):
             out[c] = out[c].astype("Int64")
     out.to_csv(p, index=False, lineterminator="\n")
     return p

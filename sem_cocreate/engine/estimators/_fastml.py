@@ -26,8 +26,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 
-class NotPositiveDefinite(Exception):
-    """The model-implied covariance matrix is not positive definite."""
+from ..linalg import NotPositiveDefinite  # noqa: E402,F401  (one class for every estimator)
 
 
 class FastML:

@@ -49,6 +49,7 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
     from ..result import _fixed_x_getter, assemble_result
     from ..model import RAMModel
     from . import robust
+    from ..fitindices import incremental_indices, information_criteria
 
     estimator = estimator.upper()
     if estimator not in ("ML", "MLR"):
@@ -177,11 +178,10 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
         "baseline.chisq": bchisq, "baseline.df": float(bdf),
         "baseline.pvalue": float(chi2.sf(bchisq, bdf)) if bdf > 0 else np.nan,
         "logl": logl, "unrestricted.logl": logl_h1,
-        "aic": -2 * logl + 2 * npar, "bic": -2 * logl + math.log(N) * npar,
-        "bic2": -2 * logl + npar * math.log((N + 2) / 24),
         "ntotal": float(N), "npatterns": float(npat),
     })
-    extra.update(robust.incremental_indices(chisq, df, bchisq, bdf))
+    extra.update(information_criteria(logl, npar, N))
+    extra.update(incremental_indices(chisq, df, bchisq, bdf))
     result = assemble_result(
         spec, model, em_stats, theta, estimator=estimator, missing="fiml", frames=frames,
         converged=converged, notes=notes, fmin=chisq / (2 * N), vcov=vcov, chisq=chisq,

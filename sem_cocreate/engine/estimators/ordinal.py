@@ -273,8 +273,10 @@ def _fit_measures_wlsmv(*, chisq, df, npar, N, ss, base, R, Rhat, nth, wls_resid
                 "baseline.chisq.scaled": bss["stat"], "baseline.df.scaled": float(bdf),
                 "baseline.pvalue.scaled": float(chi2.sf(bss["stat"], bdf)) if bdf > 0 else np.nan,
                 "baseline.chisq.scaling.factor": bss["scaling"]})
-    out.update(_incremental(chisq, df, bx2, bdf))
-    out.update({k + ".scaled": v for k, v in _incremental(ss["stat"], df, bss["stat"], bdf).items()})
+    from ..fitindices import incremental_indices
+
+    out.update(incremental_indices(chisq, df, bx2, bdf))
+    out.update(incremental_indices(ss["stat"], df, bss["stat"], bdf, suffix=".scaled"))
     Nr = N - 1     # lavaan: ntotal - ngroups for non-ML estimators
     out.update(_rmsea_block(chisq, df, Nr, 1))
     out.update(_rmsea_block(ss["stat"], df, Nr, 1, ".scaled"))

@@ -45,8 +45,7 @@ from ...exceptions import DataError, FitError, OptionError
 LOG2PI = math.log(2.0 * math.pi)
 
 
-class NotPositiveDefinite(Exception):
-    """A pattern's implied covariance submatrix is not positive definite."""
+from ..linalg import NotPositiveDefinite  # noqa: E402,F401  (one class for every estimator)
 
 
 # ----------------------------------------------------------------------------- patterns
@@ -474,34 +473,12 @@ def fiml_optimize(model, pdatas, start, *, maxit: int = 200, gtol: float = 1e-9)
     if not np.isfinite(_objective(model, theta, pdatas, N)):
         raise FitError("the starting values give a non-positive-definite implied covariance matrix "
                        "under FIML; check the model or give start values")
-    f = np.inf
-    gmax = np.inf
-    for it in range(1, maxit + 1):
-        f, g, info = _objective_grad_info(model, theta, pdatas, N)
-        gmax = float(np.abs(g).max()) if g.size else 0.0
-        if gmax < gtol:
-            return theta, f, True, it, gmax
-        try:
-            step = np.linalg.solve(info, g)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(info, g, rcond=None)[0]
-        if not np.all(np.isfinite(step)) or step @ g <= 0:
-            step = g
-        t = 1.0
-        accepted = False
-        for _ in range(40):
-            cand = theta - t * step
-            fc = _objective(model, cand, pdatas, N)
-            if np.isfinite(fc) and fc <= f - 1e-4 * t * (g @ step):
-                accepted = True
-                break
-            t *= 0.5
-        if not accepted:
-            return theta, f, gmax < 1e-6, it, gmax
-        theta = cand
-    f, g, _ = _objective_grad_info(model, theta, pdatas, N, want_info=False)
-    gmax = float(np.abs(g).max()) if g.size else 0.0
-    return theta, f, gmax < 1e-6, maxit, gmax
+    from ..optimize import newton_minimize
+
+    res = newton_minimize(theta, lambda th: _objective(model, th, pdatas, N),
+                          lambda th: _objective_grad_info(model, th, pdatas, N), maxit=maxit, gtol=gtol,
+                          relative=False)
+    return res.theta, res.fmin, res.converged, res.iterations, res.grad_max
 
 
 # ----------------------------------------------------------------------------- baseline

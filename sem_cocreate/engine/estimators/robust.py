@@ -29,25 +29,12 @@ import math
 
 import numpy as np
 
-CLOSE_H0 = 0.05
-NOTCLOSE_H0 = 0.08
-CI_LEVEL = 0.90
+from ..fitindices import (CI_LEVEL, CLOSE_H0, NOTCLOSE_H0, _cfi, _rni, _tli,  # noqa: F401
+                          incremental_indices, rmsea_interval, rmsea_pvalues, rmsea_value)
+from ..linalg import safe_inverse  # noqa: F401
 
 
 # ----------------------------------------------------------------------------- linear algebra
-
-def safe_inverse(M):
-    """Inverse of a symmetric information matrix, or None when it is (near) singular."""
-    if M is None:
-        return None
-    if M.shape[0] == 0:
-        return np.zeros((0, 0))
-    eig = np.linalg.eigvalsh(0.5 * (M + M.T))
-    scale = max(abs(eig).max(), 1e-300)
-    if eig.min() < 1e-10 * scale:
-        return None
-    return np.linalg.inv(M)
-
 
 def _masked_inverse(A1):
     """Inverse of A1 on the rows/columns with a non-zero diagonal (lavaan masks fixed-x elements)."""
@@ -170,105 +157,7 @@ def baseline_trace(pdatas, b_moments, bdelta, fg, A1_groups, B1_groups, *, means
 
 
 # ----------------------------------------------------------------------------- fit indices
-
-def _cfi(x2, df, x2b, dfb, c=1.0, cb=1.0):
-    if not all(np.isfinite([x2, df, x2b, dfb, c, cb])):
-        return np.nan
-    t1 = max(x2 - c * df, 0.0)
-    t2 = max(x2 - c * df, x2b - cb * dfb, 0.0)
-    if math.isclose(t1, 0.0, abs_tol=1.5e-8) and math.isclose(t2, 0.0, abs_tol=1.5e-8):
-        return 1.0
-    return 1.0 - t1 / t2
-
-
-def _rni(x2, df, x2b, dfb, c=1.0, cb=1.0):
-    if not all(np.isfinite([x2, df, x2b, dfb, c, cb])):
-        return np.nan
-    t2 = x2b - cb * dfb
-    if math.isclose(t2, 0.0, abs_tol=1.5e-8):
-        return np.nan
-    return 1.0 - (x2 - c * df) / t2
-
-
-def _tli(x2, df, x2b, dfb, c=1.0, cb=1.0):
-    if not all(np.isfinite([x2, df, x2b, dfb, c, cb])):
-        return np.nan
-    t1 = (x2 - c * df) * dfb
-    t2 = (x2b - cb * dfb) * df
-    if df > 0 and abs(t2) > 0:
-        return 1.0 - t1 / t2
-    return 1.0
-
-
-def incremental_indices(x2, df, x2b, dfb, suffix: str = "") -> dict:
-    """cfi, tli, nnfi, rfi, nfi, pnfi, ifi, rni (lavaan's definitions) with an optional name suffix."""
-    out = {"cfi": _cfi(x2, df, x2b, dfb), "tli": _tli(x2, df, x2b, dfb)}
-    out["nnfi"] = out["tli"]
-    if df > dfb:
-        rfi = np.nan
-    elif df > 0 and dfb > 0:
-        t1, t2 = x2b / dfb - x2 / df, x2b / dfb
-        rfi = 1.0 if (t1 < 0 or t2 < 0) else t1 / t2
-    else:
-        rfi = 1.0
-    out["rfi"] = rfi
-    if df > dfb or math.isclose(x2b, 0.0, abs_tol=1.5e-8):
-        nfi = np.nan
-    elif df > 0:
-        nfi = (x2b - x2) / x2b
-    else:
-        nfi = 1.0
-    out["nfi"] = nfi
-    out["pnfi"] = (df / dfb) * ((x2b - x2) / x2b) if (dfb > 0 and x2b > 0) else np.nan
-    t1, t2 = x2b - x2, x2b - df
-    out["ifi"] = 1.0 if t2 < 0 else (np.nan if math.isclose(t2, 0.0, abs_tol=1.5e-8) else t1 / t2)
-    out["rni"] = _rni(x2, df, x2b, dfb)
-    return {k + suffix: float(v) for k, v in out.items()}
-
-
-def rmsea_value(x2, df, N, G=1, c=1.0):
-    if not df > 0:
-        return 0.0
-    return math.sqrt(max(x2 / N / df - c / N, 0.0)) * math.sqrt(G)
-
-
-def rmsea_interval(x2, df, N, G=1, c=1.0, level=CI_LEVEL):
-    """lavaan's RMSEA confidence interval (noncentral chi-square inversion), scaled by sqrt(c)."""
-    from scipy.optimize import brentq
-    from .._distributions import ncx2, chi2
-
-    if not all(np.isfinite([x2, df, N])):
-        return np.nan, np.nan
-    upper_p = 1 - (1 - level) / 2
-    lower_p = (1 - level) / 2
-
-    def cdf(lam):
-        return chi2.cdf(x2, df) if lam <= 0 else ncx2.cdf(x2, df, lam)
-
-    if df < 1 or cdf(0.0) - upper_p < 0:
-        lo = 0.0
-    else:
-        lam = brentq(lambda l: cdf(l) - upper_p, 0.0, x2, xtol=1e-10)
-        lo = math.sqrt(c * lam / (N * df)) * (math.sqrt(G) if G > 1 else 1.0)
-    n_rmsea = max(N, 4 * x2)
-    if df < 1 or cdf(n_rmsea) - lower_p > 0 or cdf(0.0) - lower_p < 0:
-        hi = 0.0
-    else:
-        lam = brentq(lambda l: cdf(l) - lower_p, 0.0, n_rmsea, xtol=1e-10)
-        hi = math.sqrt(c * lam / (N * df)) * (math.sqrt(G) if G > 1 else 1.0)
-    return lo, hi
-
-
-def rmsea_pvalues(x2, df, N, G=1, c=1.0):
-    """(close-fit p-value, not-close-fit p-value) as lavaan 0.6.14."""
-    from .._distributions import ncx2
-
-    if not df > 0 or not np.isfinite(x2):
-        return np.nan, np.nan
-    ncp_close = N * df / c * CLOSE_H0 ** 2 / G
-    ncp_not = N * df / c * NOTCLOSE_H0 ** 2 / G
-    return float(ncx2.sf(x2, df, ncp_close)), float(ncx2.cdf(x2, df, ncp_not))
-
+# one implementation of each index: engine/fitindices.py
 
 def scaled_fit_measures(*, chisq, df, trace, bchisq, bdf, trace_b, N, G, npar) -> dict:
     """Scaled test (Yuan-Bentler Mplus) and the ``.scaled`` fit indices with lavaan's names."""
@@ -417,6 +306,8 @@ def robust_complete(spec, model, stats, frames, theta, constraints=None):
     """
     from ..estimate import ml_value
     from .patterns import baseline_delta, h1_firstorder, h1_information, model_delta, pattern_data
+    from .._distributions import chi2
+
     from ..fitindices import baseline_chisq
 
     ms = bool(spec.meanstructure)
@@ -459,7 +350,7 @@ def robust_complete(spec, model, stats, frames, theta, constraints=None):
     df = ndat - model.npar - nfixedx + (constraints.eq_rank(theta) if constraints is not None else 0)
     chisq = N * ml_value(model, theta, stats)
     # baseline (independence) model: free variances (and means) of the non-fixed-x variables
-    bchisq, bdf = baseline_chisq(stats)
+    bchisq, bdf = baseline_chisq(stats, x_idx)
     free_vars = [i for i in range(p) if i not in x_idx]
     bdelta = baseline_delta(p, meanstructure=ms)
     bdelta = bdelta[:, _baseline_free_columns(p, free_vars, ms)]
@@ -473,8 +364,22 @@ def robust_complete(spec, model, stats, frames, theta, constraints=None):
     trace_b = baseline_trace(pdatas, b_moments, bdelta, fg, A1, B1u, meanstructure=ms)
     extra: dict[str, float] = {}
     if df == 0:
-        # lavaan: no scaling for a saturated model; the "scaled" statistic is the plain one (0)
-        return vcov, {"chisq.scaled": chisq, "df.scaled": 0.0}
+        # lavaan 0.6.14 on a saturated model: the "scaled" statistic is the plain one (0, df 0), no
+        # scaling factor, the scaled baseline as usual (cfi/tli.scaled = 1), cfi/tli.robust NA and
+        # rmsea.robust 0 with the interval [0, 0] (tests/test_fitindices.py, fi_saturated_mlr)
+        extra = {"chisq.scaled": chisq, "df.scaled": 0.0, "pvalue.scaled": np.nan,
+                 "chisq.scaling.factor": np.nan}
+        if trace_b is not None and bdf > 0:
+            cb = trace_b["trace"] / bdf
+            bx2s = bchisq / cb
+            extra.update({"baseline.chisq.scaled": bx2s, "baseline.df.scaled": float(bdf),
+                          "baseline.pvalue.scaled": float(chi2.sf(bx2s, bdf)),
+                          "baseline.chisq.scaling.factor": cb})
+            extra.update(incremental_indices(chisq, 0, bx2s, bdf, suffix=".scaled"))
+        extra.update({"cfi.robust": np.nan, "tli.robust": np.nan, "nnfi.robust": np.nan, "rni.robust": np.nan,
+                      "rmsea.robust": 0.0, "rmsea.ci.lower.robust": 0.0, "rmsea.ci.upper.robust": 0.0,
+                      "rmsea.pvalue.robust": np.nan, "rmsea.notclose.pvalue.robust": np.nan})
+        return vcov, {k: float(v) for k, v in extra.items()}
     if trace_b is not None:
         extra.update(scaled_fit_measures(chisq=chisq, df=df, trace=trace, bchisq=bchisq, bdf=bdf,
                                          trace_b=trace_b, N=N, G=G,

@@ -100,8 +100,8 @@ write_json(list(case = "report_med9", script = "tests/reference/R/make_reference
                 n = nrow(d),
                 files = list(estimates.csv = "parameterEstimates(sem(model), standardized = TRUE)",
                              fit.json = "fitMeasures(sem(model))",
-                             profile.csv = "cocreation_demo.csv: table(x, useNA = 'ifany') and prop.table() of role and platform",
-                             profile_numeric.csv = "cocreation_demo.csv: mean and sd (na.rm) of experience",
+                             profile.csv = "cocreation_demo.csv: table(x, useNA = 'ifany') and prop.table() of role, platform and mode",
+                             profile_numeric.csv = "cocreation_demo.csv: mean and sd (na.rm) of tenure (instrument v2; experience in v1)",
                              descriptives.csv = "construct mean/sd of rowMeans scores, item skew/kurtosis range (psych::describe), lavInspect(cfa, 'cor.lv') columns",
                              cor_lv.csv = "lavInspect(cfa(measurement model), 'cor.lv')",
                              collinearity.csv = "VIF = 1/(1 - R2) from lm() on construct scores; inner per endogenous, full over all constructs",
@@ -111,13 +111,13 @@ write_json(list(case = "report_med9", script = "tests/reference/R/make_reference
 # ---- sample profile counts (into report_med9) ---------------------------------------------------
 case <- file.path(root, "report_med9")
 demo <- read.csv("sem_cocreate/resources/data/cocreation_demo.csv")
-prof <- do.call(rbind, lapply(c("role", "platform"), function(f) {
+prof <- do.call(rbind, lapply(c("role", "platform", "mode"), function(f) {
   tb <- table(demo[[f]], useNA = "ifany")
   data.frame(field = f, code = names(tb), n = as.integer(tb), share = as.numeric(prop.table(tb)))
 }))
-prof <- rbind(prof, data.frame(field = "experience", code = "", n = sum(!is.na(demo$experience)),
-                               share = mean(!is.na(demo$experience))))
+prof <- rbind(prof, data.frame(field = "tenure", code = "", n = sum(!is.na(demo$tenure)),
+                               share = mean(!is.na(demo$tenure))))
 wcsv(prof, file.path(case, "profile.csv"))
-wcsv(data.frame(field = "experience", mean = mean(demo$experience, na.rm = TRUE),
-                sd = sd(demo$experience, na.rm = TRUE)), file.path(case, "profile_numeric.csv"))
+wcsv(data.frame(field = "tenure", mean = mean(demo$tenure, na.rm = TRUE),
+                sd = sd(demo$tenure, na.rm = TRUE)), file.path(case, "profile_numeric.csv"))
 cat("written report_med9\n")
