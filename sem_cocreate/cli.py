@@ -354,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args._argv = list(argv) if argv is not None else sys.argv[1:]
+    from .inference.parallel import use_single_thread_blas
+
+    use_single_thread_blas()      # one BLAS thread for every command (small matrices; processes give parallelism)
     if args.command is None:
         if argv is None and len(sys.argv) <= 1 or argv == []:
             parser.print_help()

@@ -65,3 +65,34 @@ def test_unreachable_scheduler_is_an_option_error():
     pytest.importorskip("dask.distributed")
     with pytest.raises(OptionError, match="cannot reach the Dask scheduler"):
         parallel_map(_square_and_pid, [1], scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+def _pid(_task):
+    import os
+
+    return os.getpid()
+
+
+def test_auto_jobs_run_small_jobs_in_this_process():
+    import os
+
+    from sem_cocreate.inference.parallel import parallel_map
+
+    assert set(parallel_map(_pid, range(5), jobs=None, progress=False)) == {os.getpid()}
+    if (os.cpu_count() or 1) > 1:
+        assert set(parallel_map(_pid, range(5), jobs=None, progress=False, serial_below=0)) != {os.getpid()}
+
+
+def test_single_thread_blas_policy_limits_loaded_blas_and_children():
+    import os
+
+    import numpy as np  # noqa: F401 - loads the BLAS the policy limits
+    from threadpoolctl import threadpool_info
+
+    from sem_cocreate.inference.parallel import use_single_thread_blas
+
+    use_single_thread_blas()
+    use_single_thread_blas()        # idempotent
+    assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas and all(i["num_threads"] == 1 for i in blas)

@@ -93,3 +93,19 @@ def test_errors_name_the_problem():
         htmt_bootstrap(data, est, n_boot=1, seed=1)
     with pytest.raises(OptionError, match="must map"):
         htmt(data, ["A1", "A2"])
+
+
+def test_htmt_bootstrap_batched_draws_equal_the_per_resample_loop():
+    # the batched kernel (one GEMM for all resampled moments) draws the same rows as
+    # x[default_rng(child).integers(0, n, n)] and gives np.corrcoef's HTMT to rounding
+    from sem_cocreate.measurement.validity import _htmt_draws, _htmt_from_cor
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 9)) + rng.normal(size=(200, 1))
+    blocks = [np.arange(0, 3), np.arange(3, 6), np.arange(6, 9)]
+    children = np.random.SeedSequence(11).spawn(40)
+    for htmt2 in (True, False):
+        got = _htmt_draws(x, blocks, children, htmt2)
+        want = np.stack([_htmt_from_cor(np.corrcoef(x[np.random.default_rng(c).integers(0, 200, 200)],
+                                                    rowvar=False), blocks, htmt2, True) for c in children])
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)

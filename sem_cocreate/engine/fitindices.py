@@ -151,7 +151,7 @@ def rmsea_value(x2, df, N, G=1, c=1.0):
 def rmsea_interval(x2, df, N, G=1, c=1.0, level=CI_LEVEL):
     """lavaan's RMSEA confidence interval (noncentral chi-square inversion), scaled by sqrt(c)."""
     from scipy.optimize import brentq
-    from scipy.stats import ncx2, chi2
+    from ._distributions import ncx2, chi2
 
     if not all(np.isfinite([x2, df, N])):
         return np.nan, np.nan
@@ -177,7 +177,7 @@ def rmsea_interval(x2, df, N, G=1, c=1.0, level=CI_LEVEL):
 
 def rmsea_pvalues(x2, df, N, G=1, c=1.0):
     """(close-fit p-value, not-close-fit p-value) as lavaan 0.6.14."""
-    from scipy.stats import ncx2
+    from ._distributions import ncx2
 
     if not df > 0 or not np.isfinite(x2):
         return np.nan, np.nan
@@ -224,7 +224,7 @@ def srmr(stats, implied, meanstructure: bool) -> float:
 def fit_measures(*, chisq: float, df: int, npar: int, stats, implied, meanstructure: bool,
                  ngroups: int = 1, x_idx=()) -> dict:
     """The standard ML fit measures as a dict with lavaan's names."""
-    from scipy.stats import chi2
+    from ._distributions import chi2
 
     N = stats.ntotal
     out: dict[str, float] = {"npar": float(npar), "fmin": chisq / (2 * N), "chisq": chisq, "df": float(df)}

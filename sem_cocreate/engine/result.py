@@ -215,7 +215,7 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     ``neq`` is the rank of the general equality constraints: lavaan adds it to ``df`` and takes it
     off ``npar`` (:mod:`.constraints`).
     """
-    from scipy.stats import norm
+    from ._distributions import norm
 
     from .defined import DefinedParameters
     from .estimate import ml_value_grad_info

@@ -169,7 +169,7 @@ def invariance_table(results: dict) -> pd.DataFrame:
     ``RMSEA`` column, the RMSEA of the difference test
     ``sqrt(max(Δχ²/(N Δdf) - 1/N, 0)) sqrt(G)`` (ML only). Checked against ``lavTestLRT``.
     """
-    from scipy.stats import chi2
+    from ..engine._distributions import chi2
 
     if not isinstance(results, dict) or not results:
         raise OptionError("invariance_table needs a non-empty dict of fitted models")
@@ -339,7 +339,7 @@ def score_tests(result) -> pd.DataFrame:
     lavaan 0.6.14's ``lavTestScore`` (expected information; under MLR lavaan also falls back to
     this ordinary test). Checked against lavTestScore.
     """
-    from scipy.stats import chi2
+    from ..engine._distributions import chi2
 
     score, info, K, _R, other, pairs, N = _score_parts(result)
     pt = result.spec.partable
@@ -377,7 +377,7 @@ def score_test_total(result) -> pd.DataFrame:
     ``X2 = N s' I^+ s`` with the Moore-Penrose inverse of the unconstrained information, as
     lavaan 0.6.14 (which uses ``MASS::ginv``).
     """
-    from scipy.stats import chi2
+    from ..engine._distributions import chi2
 
     score, info, _K, R, _other, _pairs, N = _score_parts(result)
     x2 = float(N * score @ np.linalg.pinv(info, hermitian=True) @ score)
@@ -461,7 +461,7 @@ def path_wald_tests(
     (expected information under ML, sandwich under MLR) and ``R`` the contrasts of the first group
     with each other group, as ``lavTestWald(fit, "b1 == b2")``. Checked against lavaan 0.6.14.
     """
-    from scipy.stats import chi2
+    from ..engine._distributions import chi2
 
     from ..engine.fit import SEMResult, fit_sem, group_levels
     from ..engine.spec import build_spec

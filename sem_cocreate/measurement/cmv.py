@@ -128,13 +128,13 @@ def _fit_row(name: str, res) -> dict:
 
 
 def _compare(base: dict, other: dict) -> dict:
-    from scipy import stats
+    from ..engine._distributions import chi2
 
     dchi = other["chisq"] - base["chisq"]
     ddf = other["df"] - base["df"]
     if ddf < 0:   # the less constrained model has fewer df: keep the difference positive
         dchi, ddf = -dchi, -ddf
-    p = float(stats.chi2.sf(dchi, ddf)) if ddf > 0 else np.nan
+    p = float(chi2.sf(dchi, ddf)) if ddf > 0 else np.nan
     return {**other, "delta.chisq": dchi, "delta.df": ddf, "delta.pvalue": p}
 
 

@@ -80,7 +80,7 @@ def bartlett_sphericity(data: pd.DataFrame, *, n: int | None = None) -> dict:
     dict
         ``chisq = -ln|R| (n - 1 - (2p + 5)/6)``, ``df = p(p-1)/2``, ``pvalue``, ``n``.
     """
-    from scipy import stats
+    from ..engine._distributions import chi2
 
     r = pairwise_cor(data).to_numpy()
     n = int(data.shape[0] if n is None else n)
@@ -88,7 +88,7 @@ def bartlett_sphericity(data: pd.DataFrame, *, n: int | None = None) -> dict:
     _, logdet = np.linalg.slogdet(r)
     chisq = -logdet * (n - 1 - (2 * p + 5) / 6)
     df = p * (p - 1) / 2
-    return {"chisq": float(chisq), "df": df, "pvalue": float(stats.chi2.sf(chisq, df)), "n": n}
+    return {"chisq": float(chisq), "df": df, "pvalue": float(chi2.sf(chisq, df)), "n": n}
 
 
 # ---------------------------------------------------------------------------------------- factoring

@@ -52,6 +52,68 @@ def _htmt_from_cor(r: np.ndarray, blocks: list[np.ndarray], htmt2: bool, absolut
     return out
 
 
+_CELLS = 1 << 22          # float64 cells per temporary (32 MB) in the batched bootstrap
+
+
+def _resampled_cors(x: np.ndarray, children) -> np.ndarray:
+    """Correlation matrices of the resamples drawn by ``children``, all moments from one GEMM.
+
+    Resample ``b`` draws ``default_rng(children[b]).integers(0, n, n)`` (the same rows as
+    ``x[idx]``); its counts ``w_b`` give the moments ``w_b' [x x']`` of every resample in one
+    (resamples x n) @ (n x p^2) product on data centred at the full-sample mean. Returns an array of
+    shape (resamples, p, p), equal to ``np.corrcoef(x[idx], rowvar=False)`` to rounding.
+    """
+    n, p = x.shape
+    xc = x - x.mean(axis=0)
+    B = len(children)
+    w = np.empty((B, n))
+    for b, child in enumerate(children):
+        w[b] = np.bincount(np.random.default_rng(child).integers(0, n, n), minlength=n)
+    m = w @ xc / n                                          # B x p resample means (centred scale)
+    cross = np.zeros((B, p * p))
+    step = max(1, _CELLS // (p * p))
+    for a in range(0, n, step):
+        xa = xc[a:a + step]
+        cross += w[:, a:a + step] @ (xa[:, :, None] * xa[:, None, :]).reshape(len(xa), p * p)
+    cov = cross.reshape(B, p, p) / n - m[:, :, None] * m[:, None, :]
+    sd = np.sqrt(np.einsum("bii->bi", cov))
+    r = cov / (sd[:, :, None] * sd[:, None, :])
+    np.clip(r, -1.0, 1.0, out=r)
+    return r
+
+
+def _htmt_batch(r: np.ndarray, blocks: list[np.ndarray], htmt2: bool) -> np.ndarray:
+    """:func:`_htmt_from_cor` (absolute correlations) for a stack of correlation matrices."""
+    p = r.shape[-1]
+    a = np.abs(r)
+    if htmt2:
+        with np.errstate(divide="ignore"):
+            a = np.log(a)
+    idx = np.arange(p)
+    a[:, idx, idx] = 0.0
+    e = np.zeros((p, len(blocks)))
+    for i, b in enumerate(blocks):
+        e[b, i] = 1.0
+    size = e.sum(axis=0)
+    cnt = np.outer(size, size) - np.diag(size)              # off-diagonal pairs within, all between
+    avg = np.einsum("pi,bpq,qj->bij", e, a, e, optimize=True) / cnt
+    if htmt2:
+        avg = np.exp(avg)
+    within = np.einsum("bii->bi", avg)
+    out = avg / np.sqrt(within[:, :, None] * within[:, None, :])
+    k = len(blocks)
+    out[:, np.arange(k), np.arange(k)] = 1.0
+    return out
+
+
+def _htmt_draws(x: np.ndarray, blocks: list[np.ndarray], children, htmt2: bool) -> np.ndarray:
+    """HTMT matrices (resamples x k x k) of the bootstrap resamples, in batches bounded in memory."""
+    n, p = x.shape
+    step = max(1, min(512, _CELLS // max(n, p * p)))
+    return np.concatenate([_htmt_batch(_resampled_cors(x, children[a:a + step]), blocks, htmt2)
+                           for a in range(0, len(children), step)])
+
+
 def htmt(data: pd.DataFrame, constructs, *, htmt2: bool = True, absolute: bool = True) -> pd.DataFrame:
     """Heterotrait-monotrait ratio of correlations, as ``semTools::htmt()`` 0.5.6.
 
@@ -131,10 +193,7 @@ def htmt_bootstrap(data: pd.DataFrame, constructs, *, n_boot: int = 2000,
     n = x.shape[0]
     k = len(blocks)
     iu = np.triu_indices(k, 1)
-    draws = np.empty((n_boot, len(iu[0])))
-    for b, child in enumerate(ss.spawn(n_boot)):
-        idx = np.random.default_rng(child).integers(0, n, n)
-        draws[b] = _htmt_from_cor(np.corrcoef(x[idx], rowvar=False), blocks, htmt2, True)[iu]
+    draws = _htmt_draws(x, blocks, ss.spawn(n_boot), htmt2)[:, iu[0], iu[1]]
     lo, hi = np.nanquantile(draws, [(1 - ci) / 2, 1 - (1 - ci) / 2], axis=0)
     names = list(fi)
     out = pd.DataFrame({"lhs": [names[j] for j in iu[1]], "rhs": [names[i] for i in iu[0]],

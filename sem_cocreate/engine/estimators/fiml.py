@@ -171,7 +171,7 @@ def fit_fiml(spec, frames, *, estimator: str = "ML", group: str | None = None):
             xx3=corr["XX3"], c3=corr["c.hat3"], xx3_b=corr["XX3.null"], c3_b=corr["c.hat3.null"],
             df=df, bdf=bdf, N=N, G=len(pdatas)))
     # fit measures that differ from the complete-data formulas
-    from scipy.stats import chi2
+    from .._distributions import chi2
 
     npar = model.npar
     extra.update({

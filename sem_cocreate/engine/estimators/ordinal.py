@@ -245,7 +245,7 @@ def _incremental(x2, df, x2b, dfb) -> dict:
 
 
 def _rmsea_block(x2, df, N, G, suffix="") -> dict:
-    from scipy.stats import ncx2
+    from .._distributions import ncx2
 
     from ..fitindices import rmsea_measures
 
@@ -260,7 +260,7 @@ def _rmsea_block(x2, df, N, G, suffix="") -> dict:
 
 
 def _fit_measures_wlsmv(*, chisq, df, npar, N, ss, base, R, Rhat, nth, wls_resid, w) -> dict:
-    from scipy.stats import chi2
+    from .._distributions import chi2
 
     out: dict[str, float] = {"npar": float(npar), "fmin": chisq / (2 * N), "chisq": chisq,
                              "df": float(df), "pvalue": float(chi2.sf(chisq, df)) if df > 0 else np.nan}

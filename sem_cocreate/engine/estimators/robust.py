@@ -161,7 +161,7 @@ def baseline_trace(pdatas, b_moments, bdelta, fg, A1_groups, B1_groups, *, means
 
 def scaled_fit_measures(*, chisq, df, trace, bchisq, bdf, trace_b, N, G, npar) -> dict:
     """Scaled test (Yuan-Bentler Mplus) and the ``.scaled`` fit indices with lavaan's names."""
-    from scipy.stats import chi2
+    from .._distributions import chi2
 
     c = trace["trace"] / df if df > 0 else np.nan
     if np.isfinite(c) and c < 0:
@@ -306,7 +306,7 @@ def robust_complete(spec, model, stats, frames, theta, constraints=None):
     """
     from ..estimate import ml_value
     from .patterns import baseline_delta, h1_firstorder, h1_information, model_delta, pattern_data
-    from scipy.stats import chi2
+    from .._distributions import chi2
 
     from ..fitindices import baseline_chisq
 
