@@ -407,8 +407,11 @@ def _end_workers() -> None:
     """No worker process outlives an interrupted run (loky's pool; Dask futures are cancelled where
     they were submitted)."""
     import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not interrupt the clean-up
+    # the pool's manager thread may raise while its workers are killed: the run is ending, stay quiet
+    threading.excepthook = lambda _args: None
     try:
         if "sem_cocreate.inference.parallel" in sys.modules:
             sys.modules["sem_cocreate.inference.parallel"].shutdown_workers()

@@ -28,7 +28,7 @@ KW = dict(n_values=[120], reps=3, n_boot=30, n_mc=300, seed=7, null_paths=["VCC~
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cov3")
-    base = yaml.safe_load((REPO / "questionnaires" / "cocreation.yaml").read_text(encoding="utf-8"))
+    base = yaml.safe_load((REPO / "tests" / "fixtures" / "cocreation_v1.yaml").read_text(encoding="utf-8"))  # v1 ids
     keep = ["PS", "RI", "VCC"]
     base["id"] = "small"
     base["constructs"] = [c for c in base["constructs"] if c["id"] in keep]

@@ -27,10 +27,10 @@ DATA = ROOT / "data" / "cocreation_demo.csv"
 INSTRUMENT = ROOT / "questionnaires" / "cocreation.yaml"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HOSTILE = {
-    "ps1": "<script>alert('ps1')</script> The platform protects me.",
-    "ps2": "<img src=x onerror=alert(2)> Disputes are handled fairly.",
-    "ps3": "[click me](javascript:alert(3)) The rating system is reliable.",
-    "ps4": "=cmd|' /C calc'!A0",
+    "ia1": "<script>alert('ia1')</script> The platform protects me.",
+    "ia2": "<img src=x onerror=alert(2)> Disputes are handled fairly.",
+    "ia3": "[click me](javascript:alert(3)) The rating system is reliable.",
+    "ia4": "=cmd|' /C calc'!A0",
 }
 
 
@@ -317,7 +317,7 @@ def test_non_finite_item_values(tmp_path, inputs, capsys, value):
     data, inst = inputs
     rows = data.read_text(encoding="utf-8").splitlines()
     head = rows[0].split(",")
-    k = head.index("ps1")
+    k = head.index("ia1")
     cells = rows[3].split(",")
     cells[k] = value
     rows[3] = ",".join(cells)
@@ -326,13 +326,13 @@ def test_non_finite_item_values(tmp_path, inputs, capsys, value):
     code = main(["fit", "--data", str(data), "--instrument", str(inst), "--out", str(tmp_path / "out")])
     assert code == 2
     msg = one_line(capsys.readouterr().err)
-    assert msg.startswith(f"error: item ps1: value {value if value != '1e308' else '1e+308'}") and "row 3" in msg
+    assert msg.startswith(f"error: item ia1: value {value if value != '1e308' else '1e+308'}") and "row 3" in msg
     unchanged(before)
 
 
 def test_oversized_model_says_what_is_too_large(tmp_path, inputs, capsys):
     data, inst = inputs
-    items = ["ps1", "ps2", "ps3", "ps4", "tc1", "tc2", "tc3", "em1", "em2", "em3", "im1", "im2", "im3"]
+    items = ["ia1", "ia2", "ia3", "ia4", "pi1", "pi2", "pi3", "pi4", "rc1", "rc2", "rc3", "rc4", "tm1"]
     model = tmp_path / "m200.lav"
     model.write_text("\n".join(f"F{k} =~ " + " + ".join(items[(k + j) % len(items)] for j in range(3))
                                for k in range(200)) + "\n")

@@ -366,10 +366,11 @@ def test_cli_screen(tmp_path, capsys):
                "--set", "mahalanobis.enabled=false", "--out", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "screened 80 responses (csv): excluded 1 (consent 0, missingness 0, speeders 1," in printed
+    # instrument v2 (43 items): the speeder planted below and one respondent with a long identical run
+    assert "screened 80 responses (csv): excluded 2 (consent 0, missingness 0, speeders 1," in printed
     assert data.read_bytes() == before
     js = json.loads((out / "screening.json").read_text(encoding="utf-8"))
-    assert js["settings"]["mahalanobis"]["enabled"] is False and js["n_analysed"] == 79
+    assert js["settings"]["mahalanobis"]["enabled"] is False and js["n_analysed"] == 78
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert man["inputs"]["data"]["sha256"] == hashlib.sha256(before).hexdigest()
     assert man["options"]["set"] == ["mahalanobis.enabled=false"] and "numpy" in man["versions"]
@@ -445,7 +446,7 @@ def test_realistic_wenjuanxing_export_of_the_default_instrument(tmp_path):
     from sem_cocreate.survey.responses import read_responses
     from sem_cocreate.survey.instrument_file import load_instrument
 
-    inst = load_instrument(ROOT / "questionnaires" / "cocreation.yaml")
+    inst = load_instrument(FIX / "cocreation_v1.yaml")     # the fixture was written from instrument v1
     path = FIX / "wjx_cocreation_simulated.xlsx"
     r = read_responses(path, instrument=inst)
     assert r.source_format == "wenjuanxing" and r.data.shape[0] == 320
