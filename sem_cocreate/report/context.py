@@ -99,6 +99,9 @@ def _names(instrument, lang):
     return names, wording
 
 
+#: more exploratory effects than this are listed in indirect.csv, not printed in the appendix
+APPENDIX_MAX_ROWS = 20
+
 #: note topics about the user's own model; warnings of auxiliary analyses stay in the notes
 _OWN_MODEL_TOPICS = ("structural model", "measurement model", "bootstrap")
 
@@ -405,8 +408,11 @@ def _mediation(b: _Builder, folder: ResultsFolder):
     b.figure(folder, "indirect_effects", t("fig_indirect", ci_kind=ci_kind))
     if len(rest):
         b.appendix.append(("call", lambda: b.heading("s_app_a", level=3)))
-        b.appendix.append(("table", (T.indirect_display(rest, lang=lang), "med_app_caption"),
-                           {"note": t("med_note")}))
+        if len(rest) > APPENDIX_MAX_ROWS:      # a long exploratory family stays in the results file
+            b.appendix.append(("call", lambda: b.para(t("med_app_file", k=len(rest)))))
+        else:
+            b.appendix.append(("table", (T.indirect_display(rest, lang=lang), "med_app_caption"),
+                               {"note": t("med_note")}))
 
 
 def _narrative(b: _Builder, folder: ResultsFolder):
