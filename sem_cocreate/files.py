@@ -154,17 +154,10 @@ def _check_names(out: Path) -> None:
                               "file system allows (255 bytes); choose a shorter name")
 
 
-@contextmanager
-def claim_out_dir(out, *, overwrite: bool, inputs=(), own_folder: bool = False):
-    """Check ``out`` before any work and hold its lock for the whole run.
-
-    Refuses (one line, :class:`OutputError`) a symbolic link, a file, a name too long, an existing
-    non-empty folder without ``overwrite``, an ``out`` that is or contains an input, a place that
-    cannot be written (read-only, no permission: tried by creating a temporary folder there), and an
-    ``out`` another run is writing. :func:`results_folder` inside the block reuses the lock.
-    """
-    import tempfile
-
+def _check_out(out, *, overwrite: bool, inputs, own_folder: bool) -> Path:
+    """The checks every results folder gets before anything is written (one-line :class:`OutputError`):
+    name length, not a symbolic link or a file, no input inside it, not a non-empty folder without
+    ``overwrite`` (the embedded default study may refresh its own folder)."""
     path = Path(out)
     _check_names(path)
     if path.is_symlink():
@@ -176,6 +169,26 @@ def claim_out_dir(out, *, overwrite: bool, inputs=(), own_folder: bool = False):
         if path.exists() and any(path.iterdir()) and not overwrite:
             if not (own_folder and (path / "manifest.json").exists()):
                 raise OutputError(f"--out {out} exists and is not empty; choose a new folder or add --overwrite")
+    except OutputError:       # an OSError subclass: pass it on as it is
+        raise
+    except OSError as err:
+        raise OutputError(_os_message(err, f"--out {_short(out)}")) from None
+    return path
+
+
+@contextmanager
+def claim_out_dir(out, *, overwrite: bool, inputs=(), own_folder: bool = False):
+    """Check ``out`` before any work and hold its lock for the whole run.
+
+    Refuses (one line, :class:`OutputError`) a symbolic link, a file, a name too long, an existing
+    non-empty folder without ``overwrite``, an ``out`` that is or contains an input, a place that
+    cannot be written (read-only, no permission: tried by creating a temporary folder there), and an
+    ``out`` another run is writing. :func:`results_folder` inside the block reuses the lock.
+    """
+    import tempfile
+
+    path = _check_out(out, overwrite=overwrite, inputs=inputs, own_folder=own_folder)
+    try:
         base = path.absolute().parent
         while not base.exists():
             base = base.parent
@@ -215,17 +228,8 @@ def results_folder(out, *, overwrite: bool, inputs=(), own_folder: bool = False)
     import shutil
     import tempfile
 
-    path = Path(out)
-    _check_names(path)
-    if path.is_symlink():
-        raise OutputError(f"--out {out} is a symbolic link; give a real folder")
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"--out {out}: a file of that name exists; choose a folder name")
-    check_inputs_outside(path, inputs)
+    path = _check_out(out, overwrite=overwrite, inputs=inputs, own_folder=own_folder)
     try:
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            if not (own_folder and (path / "manifest.json").exists()):
-                raise OutputError(f"--out {out} exists and is not empty; choose a new folder or add --overwrite")
         path.parent.mkdir(parents=True, exist_ok=True)
     except OutputError:
         raise
