@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..files import result_path
 from ..exceptions import InputFileError, SemCocreateError
 
-REQUIRED = ("estimates.csv", "fit.json")
+REQUIRED = (result_path("estimates"), result_path("fit"))
 
 
 @dataclass(frozen=True)
@@ -110,39 +111,40 @@ def read_results_folder(out_dir) -> ResultsFolder:
             raise InputFileError(f"report {out_dir}: {name} is missing; give a results folder written by `fit` "
                                  "(or re-run `fit --out` to write it)")
 
-    def opt_csv(name):
-        p = path / name
+    # every file is found by its key in the one registry the study writes with (files.RESULT_FILES)
+    def opt_csv(key):
+        p = path / result_path(key)
         return _csv(p) if p.is_file() else None
 
-    def opt_json(name):
-        p = path / name
+    def opt_json(key):
+        p = path / result_path(key)
         return _json(p) if p.is_file() else None
 
-    estimates = _csv(path / "estimates.csv")
+    estimates = _csv(path / result_path("estimates"))
     missing_cols = {"lhs", "op", "rhs", "est"} - set(estimates.columns)
     if missing_cols:
-        raise InputFileError(f"{path / 'estimates.csv'}: lacks column(s) {', '.join(sorted(missing_cols))}; "
+        raise InputFileError(f"{path / result_path('estimates')}: lacks column(s) {', '.join(sorted(missing_cols))}; "
                              "expected lavaan parameterEstimates() columns")
     for col in ("label", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all"):
         if col not in estimates.columns:
             estimates[col] = float("nan") if col != "label" else ""
-    fit = _json(path / "fit.json")
-    model = path / "model.lav"
+    fit = _json(path / result_path("fit"))
+    model = path / result_path("model")
     return _checked(path, ResultsFolder(
         path=path, estimates=estimates, fit=fit,
-        notes=opt_json("notes.json") or {}, manifest=opt_json("manifest.json") or {},
-        hypotheses=opt_csv("hypotheses.csv"), indirect=opt_csv("indirect.csv"), r2=opt_csv("r2.csv"),
-        reliability=opt_csv("reliability.csv"), item_stats=opt_csv("item_stats.csv"),
-        flags=opt_csv("measurement_flags.csv"), htmt=opt_csv("validity/htmt.csv"),
-        htmt_classic=opt_csv("validity/htmt_classic.csv"),
-        fornell_larcker=opt_csv("validity/fornell_larcker.csv"), normality=opt_json("normality.json"),
-        measurement_estimates=opt_csv("measurement/estimates.csv"), measurement_fit=opt_json("measurement/fit.json"),
-        screening=opt_json("screening.json"), invariance=opt_csv("invariance.csv"),
-        group_paths=opt_csv("group_paths.csv"),
+        notes=opt_json("notes") or {}, manifest=opt_json("manifest") or {},
+        hypotheses=opt_csv("hypotheses"), indirect=opt_csv("indirect"), r2=opt_csv("r2"),
+        reliability=opt_csv("reliability"), item_stats=opt_csv("item_stats"),
+        flags=opt_csv("measurement_flags"), htmt=opt_csv("htmt"),
+        htmt_classic=opt_csv("htmt_classic"),
+        fornell_larcker=opt_csv("fornell_larcker"), normality=opt_json("normality"),
+        measurement_estimates=opt_csv("measurement_estimates"), measurement_fit=opt_json("measurement_fit"),
+        screening=opt_json("screening"), invariance=opt_csv("invariance"),
+        group_paths=opt_csv("group_paths"),
         model_syntax=model.read_text(encoding="utf-8") if model.is_file() else None,
-        sample_profile=opt_csv("sample_profile.csv"), descriptives=opt_csv("descriptives.csv"),
-        collinearity=_csv_keep(path / "collinearity.csv"), effect_sizes=opt_csv("effect_sizes.csv"),
-        model_comparison=opt_csv("model_comparison.csv"),
+        sample_profile=opt_csv("sample_profile"), descriptives=opt_csv("descriptives"),
+        collinearity=_csv_keep(path / result_path("collinearity")), effect_sizes=opt_csv("effect_sizes"),
+        model_comparison=opt_csv("model_comparison"),
         figures={p.stem: p for p in sorted((path / "figures").glob("*.svg"))} if (path / "figures").is_dir() else {},
     ))
 
