@@ -39,7 +39,7 @@ NULL_BOUND_P = 0.001       # two-sided binomial tail probability of the type I e
 EST_ATOL = 1e-5            # quick replication fit vs fit_sem: both stop at a gradient <= 1e-6
 
 
-def _write_model(folder: Path, constructs, hypotheses, paths) -> tuple[Path, Path]:
+def _write_model(folder: Path, constructs, hypotheses, paths, controls=()) -> tuple[Path, Path]:
     """Trim the default instrument to ``constructs`` / ``hypotheses`` and write a population YAML."""
     base = yaml.safe_load((REPO / "questionnaires" / "cocreation.yaml").read_text(encoding="utf-8"))
     base["id"] = "small"
@@ -49,7 +49,7 @@ def _write_model(folder: Path, constructs, hypotheses, paths) -> tuple[Path, Pat
                            "text": {"en": f"{a} increases {b}.", "zh": f"{a}正向影响{b}。"}}
                           for i, (a, b) in enumerate(hypotheses)]
     base["mediators"] = [m for m in base.get("mediators", []) if m in constructs]
-    base["controls"], base["moderators"] = [], []
+    base["controls"], base["moderators"] = list(controls), []
     folder.mkdir(parents=True, exist_ok=True)
     inst = folder / "small.yaml"
     inst.write_text(yaml.safe_dump(base, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -168,6 +168,24 @@ def test_omitted_population_path_uses_large_sample_values(tmp_path):
     row = table.set_index("parameter")["population"]
     # SV ~ RI alone absorbs the omitted path: corr(RI, SV) = 0.3 + 0.3 * 0.4 = 0.42, not 0.3
     assert row["b_SV_RI"] == pytest.approx(0.42, abs=0.03)
+
+
+def test_controls_of_the_instrument_enter_the_simulated_model(tmp_path):
+    # regression: instrument v2 regresses every outcome on its controls (won, reward, tenure); power and
+    # the coverage study built the model against the item columns only and refused it
+    from sem_cocreate.inference.coverage import simulate_coverage
+
+    inst_path, pop_path = _write_model(tmp_path, ["IA", "RI", "SV"], [("IA", "RI"), ("RI", "SV")],
+                                       {"RI~IA": 0.3, "SV~RI": 0.3}, controls=["won", "tenure"])
+    inst, pop = load_instrument(inst_path), load_population(pop_path)
+    table = simulate_power(inst, pop, n_values=[150], reps=2, seed=3, jobs=1, progress=False,
+                           population_n=5_000)
+    assert {"b_RI_IA", "b_SV_RI"} <= set(table["parameter"])
+    assert (table.loc[table["parameter"] == "b_SV_RI", "population"].abs() > 0.1).all()
+    cov = simulate_coverage(inst, pop, n_values=[150], reps=2, n_boot=20, n_mc=50, seed=3,
+                            null_paths=["SV~RI"], methods=["perc", "wald"], jobs=1, progress=False,
+                            population_n=5_000)
+    assert cov["n_ok"].min() == 2 and cov.loc[cov["parameter"] == "b_SV_RI", "null"].all()
 
 
 def test_min_n_for_power():

@@ -247,7 +247,7 @@ def simulate_coverage(instrument, pop=None, *, n_values, reps: int, n_boot: int 
     effects = indirect_paths(instrument, outcome=outcome)
     params = _parameters(instrument, effects)
     conf = _confirmatory(params, effects, outcome)
-    spec = build_spec(syntax, data_columns=pd.DataFrame(columns=instrument.item_ids()).columns)
+    spec = build_spec(syntax, data_columns=pd.DataFrame(columns=[*instrument.item_ids(), *instrument.controls]).columns)
     ns = _check_inputs(n_values, reps, alpha, len(spec.ov_names))
     root = _root_seed(seed)
     names = tuple(conf["parameter"])

@@ -307,7 +307,7 @@ def simulate_power(instrument, pop=None, *, n_values, reps: int, alpha: float = 
     if params.empty:
         raise OptionError("the instrument has no hypotheses, so there is no structural path to plan for; "
                           "add hypotheses to the instrument")
-    probe = pd.DataFrame(columns=instrument.item_ids())
+    probe = pd.DataFrame(columns=[*instrument.item_ids(), *instrument.controls])
     spec = build_spec(syntax, data_columns=probe.columns)
     ns = _check_inputs(n_values, reps, alpha, len(spec.ov_names))
     root = _root_seed(seed)
