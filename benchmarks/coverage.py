@@ -10,7 +10,7 @@ Run (the long run of benchmarks/README.md)::
     timeout 2400 python benchmarks/coverage.py --n 600 --reps 500 --bootstrap 499 --out benchmarks/coverage_n600
 
 Options: ``--population FILE`` (any population YAML; its ``instrument:`` entry gives the instrument),
-``--null KS~TR`` (paths planted at 0), ``--skew 0.8`` (skewed thresholds), ``--jobs 2`` (local processes)
+``--null KS~RC`` (paths planted at 0), ``--skew 0.8`` (skewed thresholds), ``--jobs 2`` (local processes)
 or ``--scheduler tcp://host:8786`` (a Dask scheduler; same numbers for the same seed).
 """
 
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bootstrap", type=int, default=499)
     ap.add_argument("--mc", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--null", nargs="+", default=["KS~TR"])
+    ap.add_argument("--null", nargs="+", default=["KS~RC"])
     ap.add_argument("--skew", type=float, default=0.0)
     ap.add_argument("--population", default=None)
     ap.add_argument("--population-n", type=int, default=100_000)

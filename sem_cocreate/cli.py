@@ -185,7 +185,7 @@ def _add_simulate_study(sub) -> None:
     p.add_argument("--reps", type=_positive_int, default=500, help="replications per sample size (default 500)")
     p.add_argument("--bootstrap", type=_positive_int, default=499, help="resamples per replication (default 499)")
     p.add_argument("--mc", type=_positive_int, default=5000, help="Monte Carlo draws per replication (default 5000)")
-    p.add_argument("--null", default="KS~TR", type=_csv_list, help="paths TO~FROM planted at 0 (default KS~TR)")
+    p.add_argument("--null", default="KS~RC", type=_csv_list, help="paths TO~FROM planted at 0 (default KS~RC)")
     p.add_argument("--methods", default="perc,bc,bca,mc,wald", type=_csv_list, help="intervals to check")
     p.add_argument("--skew", type=float, default=0.0, help="threshold shift: skewed, non-normal items (default 0)")
     _add_common_run(p)

@@ -109,6 +109,21 @@ def test_plant_null_and_bad_options(small):
         simulate_coverage(inst, pop, **{**KW, "methods": ("perc", "student")})
     with pytest.raises(OptionError, match="at least 10"):
         simulate_coverage(inst, pop, **{**KW, "n_boot": 3})
+    with pytest.raises(OptionError, match="null path KS~TR is not a structural path"):
+        simulate_coverage(inst, pop, **{**KW, "null_paths": ["KS~TR"]})
+
+
+def test_null_flags_of_products_sums_and_contrasts():
+    from sem_cocreate.inference.coverage import _is_null
+
+    exprs = {"ind_A_M_Y": "b_M_A*b_Y_M", "ind_A_K_Y": "b_K_A*b_Y_K", "diff_A": "ind_A_M_Y - ind_A_K_Y",
+             "tot_A": "ind_A_M_Y + ind_A_K_Y"}
+    one, both = {"b_K_A"}, {"b_K_A", "b_M_A"}
+    assert _is_null("b_K_A", exprs, one) and not _is_null("b_M_A", exprs, one)
+    assert _is_null(exprs["ind_A_K_Y"], exprs, one) and not _is_null(exprs["ind_A_M_Y"], exprs, one)
+    # a sum or contrast is 0 only when every term is
+    assert not _is_null(exprs["diff_A"], exprs, one) and not _is_null(exprs["tot_A"], exprs, one)
+    assert _is_null(exprs["diff_A"], exprs, both) and _is_null(exprs["tot_A"], exprs, both)
 
 
 def test_simulate_study_command(small, tmp_path, capsys):

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -56,7 +57,7 @@ from ..exceptions import OptionError, SemCocreateError
 
 SIMULATED_COVERAGE_LABEL = "SIMULATED (sem_cocreate coverage study)"
 METHODS = ("perc", "bc", "bca", "mc", "wald")
-DEFAULT_NULL_PATHS = ("KS~TR",)
+DEFAULT_NULL_PATHS = ("KS~RC",)
 _POPULATION_FITS: dict = {}      # the last large-sample fit (blocks of one study reuse it)
 COVERAGE_COLUMNS = ["n", "parameter", "kind", "null", "true_value", "method", "coverage", "coverage_mcse",
                     "mean_width", "width_mcse", "reject", "reject_mcse", "bias", "bias_mcse", "n_ok",
@@ -70,7 +71,7 @@ def plant_null(pop, null_paths):
         try:
             to, frm = [s.strip() for s in str(key).split("~")]
         except ValueError:
-            raise OptionError(f"null path {key!r} must be written TO~FROM, e.g. KS~TR") from None
+            raise OptionError(f"null path {key!r} must be written TO~FROM, e.g. KS~RC") from None
         for d in paths.values():
             d[(to, frm)] = 0.0
     return dataclasses.replace(pop, paths=paths)
@@ -147,11 +148,33 @@ class _CoverageReplication:
 
 
 def _confirmatory(params: pd.DataFrame, effects: pd.DataFrame, outcome) -> pd.DataFrame:
-    """Structural paths and the specific indirect effects on the focal outcome."""
+    """Structural paths and the confirmatory family of defined effects (the study's pre-specified family
+    when ``effects`` carries one: specific effects, contrasts and total indirect effects), else the
+    specific indirect effects on the focal outcome."""
+    if outcome == "auto" and "family" in effects.columns:
+        conf = set(effects.loc[effects["family"] == "confirmatory", "name"])
+        keep = (params["kind"] == "path") | params["parameter"].isin(conf)
+        return params[keep].reset_index(drop=True)
     to = dict(zip(effects["name"], effects["to"])) if len(effects) else {}
     keep = (params["kind"] == "path") | ((params["kind"] == "specific")
                                          & params["parameter"].map(lambda p: outcome is None or to.get(p) == outcome))
     return params[keep].reset_index(drop=True)
+
+
+def _is_null(expr: str, exprs: dict, null_labels: set, depth: int = 0) -> bool:
+    """True if the effect ``expr`` (a label, a product of labels, or a sum / difference of such terms,
+    which may name other defined effects) is exactly 0 when the paths ``null_labels`` are 0."""
+    if depth > 20:
+        return False
+    terms = [t for t in re.split(r"[+-]", str(expr).replace("(", " ").replace(")", " ")) if t.strip()]
+
+    def factor_null(name: str) -> bool:
+        name = name.strip()
+        if name in exprs and name not in null_labels:
+            return _is_null(exprs[name], exprs, null_labels, depth + 1)
+        return name in null_labels
+
+    return bool(terms) and all(any(factor_null(f) for f in t.split("*")) for t in terms)
 
 
 def _share(x: np.ndarray):
@@ -195,7 +218,7 @@ def simulate_coverage(instrument, pop=None, *, n_values, reps: int, n_boot: int 
     seed : int
         Root seed (see the module docstring).
     null_paths : sequence of str
-        Paths ``"TO~FROM"`` planted at 0 in the population (a true null; default ``KS~TR``).
+        Paths ``"TO~FROM"`` planted at 0 in the population (a true null; default ``KS~RC``, a small hypothesised path of instrument v2).
     methods : sequence of str
         Subset of ``perc, bc, bca, mc, wald``.
     skew : float
@@ -240,9 +263,10 @@ def simulate_coverage(instrument, pop=None, *, n_values, reps: int, n_boot: int 
     if alpha != 0.05:
         raise OptionError("the coverage study uses 95% intervals; alpha must be 0.05")
     pop = plant_null(pop or load_population(), null_paths)
-    if outcome == "auto":
+    if outcome == "auto" and not instrument.mediators:
         named = {c for edge in instrument.hypothesis_edges() for c in edge}
         outcome = "VCC" if "VCC" in named else None
+    # outcome "auto" with mediators: the model and the effect family the default study fits
     syntax = build_model_syntax(instrument, outcome=outcome)
     effects = indirect_paths(instrument, outcome=outcome)
     params = _parameters(instrument, effects)
@@ -252,12 +276,16 @@ def simulate_coverage(instrument, pop=None, *, n_values, reps: int, n_boot: int 
     root = _root_seed(seed)
     names = tuple(conf["parameter"])
     null_labels = {"b_" + "_".join(s.strip() for s in str(k).split("~")) for k in null_paths}
-    # a confirmatory effect is null if one of its paths is planted at 0
-    is_null = []
-    for r in conf.itertuples(index=False):
-        terms = set(r.expression.replace("*", " ").replace("+", " ").replace("(", " ").replace(")", " ").split()) \
-            if r.kind != "path" else {r.parameter}
-        is_null.append(bool(terms & null_labels))
+    paths = [p for p, k in zip(conf["parameter"], conf["kind"]) if k == "path"]
+    missing = sorted(null_labels - set(paths))
+    if missing:
+        shown = ", ".join("~".join(p[2:].split("_", 1)) for p in paths[:12]) + (" ..." if len(paths) > 12 else "")
+        raise OptionError(f"null path {'~'.join(missing[0][2:].split('_', 1))} is not a structural path of the "
+                          f"analysis model; plant one of its paths at 0 (TO~FROM: {shown})")
+    # a product is null if one of its paths is planted at 0; a sum or contrast only if every term is
+    exprs = dict(zip(effects["name"], effects["expression"])) if len(effects) else {}
+    is_null = [bool(_is_null(r.parameter if r.kind == "path" else r.expression, exprs, null_labels))
+               for r in conf.itertuples(index=False)]
 
     base = _Replication(instrument, pop, spec, names, roles)
     key = (repr(pop), syntax, int(population_n), float(skew), bool(roles), str(root.entropy))
