@@ -7,6 +7,8 @@ the number of workers or the scheduler.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -64,6 +66,39 @@ def _worker_init() -> None:
     # a degenerate resample (singular matrix, log of 0) is counted as failed by the caller (n_failed);
     # numpy's RuntimeWarning would reach the terminal raw from the worker's inherited stderr
     warnings.simplefilter("ignore", RuntimeWarning)
+
+
+@contextlib.contextmanager
+def _sigint_blocked_for_new_workers():
+    """Block SIGINT in this thread (POSIX) while the pool spawns its processes; a Ctrl-C meanwhile stays
+    pending and is delivered to this process when the block ends.
+
+    A spawned worker inherits the blocked mask across exec, so a Ctrl-C that reaches the process group
+    while the worker is still importing (before :func:`_worker_init` ignores it) stays pending in it
+    instead of raising there and printing a traceback. The resource trackers are started first: starting
+    one unblocks SIGINT in the calling thread (``multiprocessing.resource_tracker``), which would undo
+    the block before the workers are spawned.
+    """
+    import signal
+
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:
+        yield
+        return
+    try:
+        from multiprocessing import resource_tracker as mp_tracker
+
+        from joblib.externals.loky.backend import resource_tracker as loky_tracker
+
+        mp_tracker.ensure_running()
+        loky_tracker.ensure_running()
+    except Exception:  # noqa: BLE001 - best effort: without it a worker may print a traceback on Ctrl-C
+        pass
+    old = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, old)
 
 
 def shutdown_workers() -> None:
@@ -182,9 +217,11 @@ def parallel_map(func: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int 
         from joblib.externals.loky import get_reusable_executor
 
         # one persistent pool; each worker gets one BLAS thread (small matrices, processes in parallel)
-        executor = get_reusable_executor(max_workers=n_jobs, timeout=300, initializer=_worker_init,
-                                         env={k: "1" for k in BLAS_ENV})
-        futures = [executor.submit(func, t) for t in tasks]
+        # workers are spawned (on the first submit) with SIGINT blocked, which they inherit
+        with _sigint_blocked_for_new_workers():
+            executor = get_reusable_executor(max_workers=n_jobs, timeout=300, initializer=_worker_init,
+                                             env={k: "1" for k in BLAS_ENV})
+            futures = [executor.submit(func, t) for t in tasks]
         out = []
         for fut in futures:
             out.append(fut.result())
