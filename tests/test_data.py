@@ -515,3 +515,34 @@ def test_field_cells_give_values_or_one_data_error(consent, role, exp):
     for c in ("consent", "role"):
         assert v[c].dropna().isin([1.0, 2.0]).all()
     assert pd.api.types.is_float_dtype(v["experience"])
+
+
+@pytest.mark.parametrize("ext", ["xlsx", "csv"])
+def test_spreadsheet_error_cells_are_missing_and_counted(tmp_path, ext):
+    # issue 17: a failed formula (#N/A, #DIV/0!) was read as a missing answer without a word
+    src = pd.read_csv(FIX / "plain_utf8.csv", dtype=str, keep_default_na=False)
+    a, b = "ks2", "TR3"
+    planted = {(1, a): "#N/A", (3, b): "#DIV/0!", (4, b): "#DIV/0!"}
+    for (row, col), v in planted.items():
+        src.loc[row, col] = v
+    p = tmp_path / f"errors.{ext}"
+    if ext == "xlsx":
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(list(src.columns))
+        for r in src.itertuples(index=False):
+            ws.append([float(v) if v.replace(".", "", 1).isdigit() else v for v in r])
+        wb.save(p)
+        assert openpyxl.load_workbook(p).active.cell(row=3, column=src.columns.get_loc(a) + 1).data_type == "e"
+    else:
+        src.to_csv(p, index=False)
+    r = read_responses(p)
+    note = [n for n in r.notes if "spreadsheet error cell" in n]
+    assert note == [f"3 spreadsheet error cell(s) (#DIV/0!, #N/A) read as missing, in 3 row(s); columns: "
+                    f"{b} (2), {a} (1); check the formulas in the file"]
+    for (row, col) in planted:
+        assert pd.isna(r.data.iloc[row][col])
+    blank = pd.read_csv(FIX / "plain_utf8.csv", dtype=str, keep_default_na=False)[[a, b]].eq("").sum()
+    assert r.data[a].isna().sum() == blank[a] + 1 and r.data[b].isna().sum() == blank[b] + 2

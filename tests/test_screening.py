@@ -50,7 +50,7 @@ def simulate_clean(inst: Instrument, n: int, rng: np.random.Generator) -> pd.Dat
     k_f = len(inst.constructs)
     per = len(inst.constructs[0].items)
     phi = np.full((k_f, k_f), 0.4) + 0.6 * np.eye(k_f)
-    eta = rng.multivariate_normal(np.zeros(k_f), phi, size=n)
+    eta = rng.multivariate_normal(np.zeros(k_f), phi, size=n, method="cholesky")
     lam = 0.75
     z = np.repeat(eta, per, axis=1) * lam + rng.normal(scale=np.sqrt(1 - lam ** 2), size=(n, k_f * per))
     cuts = np.array([-1.9, -1.2, -0.6, 0.0, 0.7, 1.4])          # slightly agreeable, like real Likert data

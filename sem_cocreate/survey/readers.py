@@ -8,6 +8,7 @@ public entry point is :func:`sem_cocreate.survey.responses.read_responses`.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import math
@@ -133,9 +134,47 @@ def _cell_text(v) -> str:
         return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    if isinstance(v, pd.Timestamp):
+    if isinstance(v, (pd.Timestamp, datetime.datetime)):
         return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, (datetime.time, datetime.date)):
+        return v.isoformat()
+    if isinstance(v, datetime.timedelta):
+        return str(v.total_seconds())
     return str(v)
+
+
+def _read_xlsx(p: Path, *, sheet) -> pd.DataFrame:
+    """Cell values of one sheet of an .xlsx workbook, read with openpyxl (read-only, values only).
+
+    openpyxl gives an error cell as its text (``#N/A``, ``#DIV/0!``), which pandas' reader turns into
+    NaN without a word; kept as text, :func:`_excel_errors_to_missing` counts it in a note.
+    """
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    except Exception as err:  # zip / xml corruption, not a workbook
+        raise InputFileError(f"data file {p.name!r} cannot be read as Excel ({type(err).__name__}); "
+                             "save it again as .xlsx") from None
+    try:
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit() and sheet not in wb.sheetnames):
+            ws = wb.worksheets[int(sheet)]
+        else:
+            ws = wb[sheet]
+    except (KeyError, IndexError):
+        raise InputFileError(f"data file {p.name!r} has no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)}); "
+                             "give sheet= by name or number") from None
+    try:
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    except Exception as err:  # noqa: BLE001 - a damaged sheet
+        raise InputFileError(f"data file {p.name!r} cannot be read as Excel ({type(err).__name__}); "
+                             "save it again as .xlsx") from None
+    finally:
+        wb.close()
+    width = max((len(r) for r in rows), default=0)
+    return pd.DataFrame([r + [None] * (width - len(r)) for r in rows], dtype=object)
 
 
 def _read_excel(p: Path, *, sheet) -> pd.DataFrame:
@@ -153,9 +192,11 @@ def _read_excel(p: Path, *, sheet) -> pd.DataFrame:
         # some platforms name a CSV or tab-separated text ".xls"
         table, _ = _read_text_table(p)
         return table
+    if engine == "openpyxl":
+        return _read_xlsx(p, sheet=sheet).map(_cell_text)
     try:
         table = pd.read_excel(p, sheet_name=0 if sheet is None else sheet, header=None, dtype=object,
-                              engine=engine)
+                              engine=engine, keep_default_na=False, na_filter=False)
     except ValueError as err:
         if "not found" in str(err) or "out of range" in str(err) or "index" in str(err).lower():
             raise InputFileError(f"data file {p.name!r} has no sheet {sheet!r}; give sheet= by name or number") from None
@@ -253,6 +294,7 @@ def _table_to_raw(table: pd.DataFrame, *, source_format: str, notes: list[str]) 
     if empty.any():
         notes.append(f"skipped {int(empty.sum())} empty row(s)")
         body = body.loc[~empty]
+    body = _excel_errors_to_missing(body, notes)
     keys = {n: [h.strip(), *extra] for n, h, extra in zip(names, header, keys_extra)}
     wjx = sum(m in names for m in _WJX_META) >= 3 and "序号" in names
     if wjx:
@@ -269,6 +311,28 @@ def _table_to_raw(table: pd.DataFrame, *, source_format: str, notes: list[str]) 
                wjx=wjx)
     _standard_fields(raw)
     return raw
+
+
+# the error values a spreadsheet writes into a cell whose formula failed (Excel, LibreOffice, WPS)
+EXCEL_ERRORS = frozenset({"#N/A", "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#SPILL!",
+                          "#CALC!", "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!",
+                          "#UNKNOWN!", "Err:502", "Err:504", "Err:511"})
+
+
+def _excel_errors_to_missing(body: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Spreadsheet error cells (``#N/A``, ``#DIV/0!``, ...) become empty (missing), counted in a note
+    that names the columns: they are failed formulas, not answers."""
+    hit = body.apply(lambda col: col.astype(str).str.strip().isin(EXCEL_ERRORS))
+    k = int(hit.to_numpy().sum())
+    if not k:
+        return body
+    per = hit.sum()
+    per = per[per > 0].sort_values(ascending=False)
+    kinds = sorted({str(v).strip() for v in body.to_numpy()[hit.to_numpy()]})
+    cols = ", ".join(f"{c} ({int(v)})" for c, v in per.head(8).items()) + (" ..." if len(per) > 8 else "")
+    notes.append(f"{k} spreadsheet error cell(s) ({', '.join(kinds)}) read as missing, in {int(hit.any(axis=1).sum())} "
+                 f"row(s); columns: {cols}; check the formulas in the file")
+    return body.mask(hit, "")
 
 
 def _parse_duration(v) -> float:
