@@ -115,20 +115,33 @@ def _lock(out: Path):
     if key in _HELD:
         _HELD[key] += 1
         return None, lock_path
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    except OSError as err:
-        raise OutputError(_os_message(err, f"--out {_short(out)}")) from None
-    try:
-        import fcntl
+    for _attempt in range(20):
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as err:
+            raise OutputError(_os_message(err, f"--out {_short(out)}")) from None
+        try:
+            import fcntl
 
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except ImportError:   # Windows: no advisory lock; the staged folder still keeps runs apart
-        pass
-    except OSError:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:   # Windows: no advisory lock; the staged folder still keeps runs apart
+            break
+        except OSError:
+            os.close(fd)
+            raise OutputError(f"--out {_short(out)} is being written by another run; wait for it to end "
+                              "or choose another folder") from None
+        # the run that held the lock unlinks the file when it ends: a lock taken on that unlinked file
+        # would not exclude a third run that creates a new one, so lock again until the name is ours
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock_path, follow_symlinks=False))
+        except OSError:
+            same = False
+        if same:
+            break
         os.close(fd)
-        raise OutputError(f"--out {_short(out)} is being written by another run; wait for it to end "
-                          "or choose another folder") from None
+    else:
+        raise OutputError(f"--out {_short(out)}: its lock file {lock_path.name} keeps changing; another run "
+                          "is starting there, choose another folder")
     _HELD[key] = 1
     return fd, lock_path
 

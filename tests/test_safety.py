@@ -149,6 +149,45 @@ def test_a_second_run_on_one_out_is_refused(tmp_path, inputs, capsys):
     unchanged(before)
 
 
+def test_two_fit_runs_started_together_on_one_out(tmp_path, inputs):
+    # two real processes race for the same --out: exactly one is refused at once, with the one line;
+    # the other runs (here ended by SIGTERM to keep the test short) and neither leaves a mixed folder
+    import signal
+    import time
+
+    data, inst = inputs
+    out = tmp_path / "shared"
+    before = hashes(data, inst)
+    cmd = [sys.executable, "-m", "sem_cocreate", "fit", "--data", str(data), "--instrument", str(inst),
+           "--bootstrap", "5000", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+            time.sleep(0.1)
+        done = [p for p in procs if p.poll() is not None]
+        assert len(done) == 1, "neither run was refused within 120 s"
+        refused, running = done[0], next(p for p in procs if p is not done[0])
+        _, err = refused.communicate()
+        assert refused.returncode == 2
+        assert one_line(err) == (f"error: --out {out} is being written by another run; wait for it to end "
+                                 "or choose another folder")
+        time.sleep(1.0)
+        assert running.poll() is None          # the winner is still at work, undisturbed
+        running.send_signal(signal.SIGTERM)
+        _, err2 = running.communicate(timeout=60)
+        assert running.returncode == 143 and one_line(err2).startswith("terminated (SIGTERM)")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert not out.exists() and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".shared")]
+    unchanged(before)
+
+
 def test_a_failed_run_leaves_no_folder(tmp_path):
     out = tmp_path / "res"
     with pytest.raises(RuntimeError):
@@ -472,3 +511,30 @@ def test_screen_refuses_the_data_folder_and_a_mapping_inside_out(tmp_path, input
         f"error: --out {out} contains the input file {mapping}; choose another results folder "
         "(inputs are never written)")
     unchanged(before)
+
+
+def test_every_minimisation_has_a_time_budget():
+    # issue 17: an optimisation ends in a note when its time is spent, not in a wait
+    import time
+
+    import numpy as np
+
+    from sem_cocreate.engine.optimize import newton_minimize
+
+    def value(t):
+        return (1 - t[0]) ** 2 + 100 * (t[1] - t[0] ** 2) ** 2
+
+    def vgh(t):
+        time.sleep(0.05)
+        x, y = t
+        g = np.array([-2 * (1 - x) - 400 * x * (y - x ** 2), 200 * (y - x ** 2)])
+        H = np.array([[2 - 400 * (y - 3 * x ** 2), -400 * x], [-400 * x, 200.0]])
+        return value(t), g, H
+
+    free = newton_minimize(np.array([-1.2, 1.0]), value, vgh, maxit=200, gtol=1e-10)
+    assert free.converged and free.iterations > 5          # Rosenbrock needs many Newton steps
+    t0 = time.monotonic()
+    res = newton_minimize(np.array([-1.2, 1.0]), value, vgh, maxit=200, gtol=1e-10, max_seconds=0.12)
+    assert time.monotonic() - t0 < 1.0
+    assert not res.converged and res.message.startswith("time budget of 0.12 s spent after ")
+    assert 1 <= res.iterations < free.iterations and np.isfinite(res.fmin)

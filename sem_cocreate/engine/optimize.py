@@ -55,9 +55,12 @@ def newton_step(H, g):
     return step
 
 
+TIME_BUDGET = 600.0   # seconds of one minimisation; past it the fit ends as not converged, with a note
+
+
 def newton_minimize(theta, value: Callable, value_grad_hess: Callable, *, maxit: int, gtol: float,
                     max_halvings: int = 40, on_stall: Callable | None = None,
-                    relative: bool = True) -> OptimResult:
+                    relative: bool = True, max_seconds: float | None = None) -> OptimResult:
     """Minimise ``value`` from ``theta``; ``value_grad_hess(theta) -> (F, g, H)``.
 
     ``value`` returns ``inf`` outside the admissible region; ``value_grad_hess`` may raise
@@ -65,11 +68,21 @@ def newton_minimize(theta, value: Callable, value_grad_hess: Callable, *, maxit:
     once per stalled line search away from the optimum (the ML estimator's BFGS fallback).
     ``relative=False`` for objectives with a large constant part (FIML's ``-logl/N``), where a
     tolerance relative to F would be loose: the decrement tolerance is then 1e-12 absolute.
+    ``max_seconds`` (default :data:`TIME_BUDGET`) bounds the wall time as ``maxit`` bounds the
+    iterations: when it is spent the result is returned as not converged ("time budget ... spent").
     """
+    import time
+
+    budget = TIME_BUDGET if max_seconds is None else float(max_seconds)
+    deadline = time.monotonic() + budget
     theta = np.asarray(theta, dtype=float).copy()
     last_f = np.inf
     it = 0
     for it in range(1, maxit + 1):
+        if it > 1 and time.monotonic() > deadline:
+            f = value(theta)
+            return OptimResult(theta, f, False, it - 1, f"time budget of {budget:g} s spent after {it - 1} "
+                               "iterations", np.inf)
         try:
             f, g, H = value_grad_hess(theta)
         except NotPositiveDefinite:
