@@ -52,7 +52,7 @@ def compare_models(*results, names=None) -> pd.DataFrame:
     lavaan: ``lavTestLRT(fit1, fit2, ...)`` / ``anova()``; checked against lavaan 0.6.14 for ML and
     MLR (tests/test_diagnostics_lavaan.py).
     """
-    from scipy.stats import chi2
+    from ._distributions import chi2
 
     if len(results) == 1 and isinstance(results[0], (list, tuple)):
         results = tuple(results[0])

@@ -566,7 +566,7 @@ def cross_role_sample_size(result, *, delta: float = 0.15, power: float = 0.80, 
     """
     import numpy as np
     import pandas as pd
-    from scipy.stats import norm
+    from ..engine._distributions import norm
 
     if not 0 < delta:
         raise OptionError(f"delta={delta}: give a positive difference in standardized beta")

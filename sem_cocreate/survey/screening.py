@@ -562,7 +562,7 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
             info["mahalanobis"]["note"] = (f"not applied: {int(ref.sum())} complete case(s) for {k} items "
                                            "(needs more than items + 1)")
         else:
-            from scipy import stats
+            from scipy.special import chdtrc, chdtri   # chi-square sf / isf, without scipy.stats
 
             ref_x = x[ref]
             mu = ref_x.mean(axis=0)
@@ -578,12 +578,12 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
                 d2 = np.full(n, np.nan)
                 d2[complete] = d2_c
                 p = np.full(n, np.nan)
-                p[complete] = stats.chi2.sf(d2_c, df=rank)
+                p[complete] = chdtrc(rank, d2_c)
                 detail["mahalanobis_d2"] = d2
                 detail["mahalanobis_p"] = p
                 alpha = cfg["mahalanobis"]["alpha"]
                 flags["mahalanobis"] = complete & (p < alpha)
-                info["mahalanobis"].update(threshold=float(stats.chi2.isf(alpha, df=rank)), df=rank,
+                info["mahalanobis"].update(threshold=float(chdtri(rank, alpha)), df=rank,
                                            alpha=alpha, n_reference=int(ref.sum()))
                 if rank < k:
                     info["mahalanobis"]["note"] = f"covariance of rank {rank} < {k} items: pseudo-inverse, df = {rank}"

@@ -429,7 +429,7 @@ def fit_wlsmv(spec, frames, *, group=None):
 
 def _patch_threshold_rows(result, dspec, theta, vcov) -> None:
     """Fill the ``|`` and ``~*~`` rows that the RAM engine does not know."""
-    from scipy.stats import norm
+    from .._distributions import norm
 
     est = result.estimates
     pt = dspec.partable
