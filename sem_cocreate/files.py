@@ -401,8 +401,30 @@ def write_csv(path, df, *, index: bool | None = None) -> Path:
         index = not isinstance(df.index, pd.RangeIndex)
     if index and df.index.name is None:
         df = df.rename_axis("construct")
-    text = inert_frame(df).to_csv(index=index, float_format="%.10g", lineterminator="\n")
+    text = _whole_floats_as_int(inert_frame(df)).to_csv(index=index, float_format="%.10g", lineterminator="\n")
     return write_text(path, text)
+
+
+def _whole_floats_as_int(df):
+    """Float columns holding only whole numbers below 1e10 (answers, codes, counts) as nullable integers:
+    the same text as ``%.10g`` ("5", "" for missing), written by pandas' vectorised integer path instead of
+    one Python format call per cell (the cleaned data of 100,000 respondents: seconds, not tens)."""
+    import numpy as np
+    import pandas as pd
+
+    out = None
+    for j, (name, col) in enumerate(df.items()):
+        if col.dtype != np.float64:
+            continue
+        v = col.to_numpy()
+        fin = v[~np.isnan(v)]
+        if not fin.size or not (np.isfinite(fin).all() and (np.abs(fin) < 1e10).all()
+                                and (fin == np.round(fin)).all() and not np.signbit(fin[fin == 0]).any()):
+            continue
+        if out is None:
+            out = df.copy()
+        out.isetitem(j, col.astype("Int64"))
+    return df if out is None else out
 
 
 def read_json(path) -> Any:

@@ -247,12 +247,27 @@ def _number_or_text(v):
     return v
 
 
+def map_cells(col: pd.Series, fn) -> pd.Series:
+    """``col.map(fn)`` for a pure per-cell function, evaluated once per distinct value (survey columns hold
+    a handful of codes; 100,000 respondents cost a few calls, not 100,000). Same values and dtype as
+    ``Series.map``; columns of other than text or numbers (where 1 and 1.0 or True would share a
+    hash) are mapped cell by cell."""
+    kind = pd.api.types.infer_dtype(col, skipna=True)
+    if len(col) < 64 or kind not in ("string", "floating", "integer", "mixed-integer-float", "empty"):
+        return col.map(fn)
+    codes, uniq = pd.factorize(col, use_na_sentinel=False)
+    res = np.empty(len(uniq), dtype=object)
+    res[:] = [fn(u) for u in uniq]
+    return pd.Series(res[codes], index=col.index, name=col.name).infer_objects()
+
+
 def _soft_numeric(col: pd.Series) -> pd.Series:
     """Convert a column of strings to numbers when every non-empty cell is a number."""
     if col.dtype != object and not pd.api.types.is_string_dtype(col):
         return col
-    s = col.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
-    nonempty = s[s.map(lambda v: not (v is None or v == "" or (isinstance(v, float) and math.isnan(v))))]
+    s = map_cells(col.astype(object), lambda v: v.strip() if isinstance(v, str) else v).astype(object)
+    nonempty = s[map_cells(s, lambda v: not (v is None or v == "" or (isinstance(v, float) and math.isnan(v))))
+                 .astype(bool)]
     if nonempty.empty:
         return pd.Series(np.nan, index=col.index, dtype=float)
     num = pd.to_numeric(nonempty, errors="coerce")
@@ -290,7 +305,9 @@ def _table_to_raw(table: pd.DataFrame, *, source_format: str, notes: list[str]) 
     body.columns = names
     # drop rows that are entirely empty (trailing Excel rows), keep file row numbers
     body.index = pd.RangeIndex(1, len(body) + 1, name="row")
-    empty = body.apply(lambda r: all(not str(v).strip() for v in r), axis=1)
+    empty = (pd.DataFrame({c: map_cells(body[c], lambda v: not str(v).strip()) for c in body.columns},
+                          index=body.index).astype(bool).all(axis=1) if body.shape[1]
+             else pd.Series(True, index=body.index))
     if empty.any():
         notes.append(f"skipped {int(empty.sum())} empty row(s)")
         body = body.loc[~empty]

@@ -36,7 +36,7 @@ from .instrument import Instrument
 from .readers import (  # noqa: F401  (re-exported: survey.responses stays the one import place)
     MISSING_NUMBERS, MISSING_TOKENS, REVERSE_MARKER, Responses, _EXCEL_EXT, _TEXT_EXT, _WJX_META, _WJX_QUESTION,
     _Raw, _cell_text, _decode, _is_text, _norm_id, _norm_text, _number_or_text, _option_lookup,
-    _parse_duration, _read_excel, _read_spss, _read_stata, _read_text_table, _soft_numeric, _table_to_raw)
+    _parse_duration, _read_excel, _read_spss, _read_stata, _read_text_table, _soft_numeric, _table_to_raw, map_cells)
 from .validation import _is_missing_cell, _looks_like_date, validate_responses  # noqa: F401
 
 __all__ = ["Responses", "read_responses", "read_mapping", "validate_responses", "MISSING_TOKENS",
@@ -452,7 +452,7 @@ def _combine_roles(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
         raise DataError("the export has one block of columns per role (items "
                         f"{', '.join(sorted(raw.role_columns)[:3])} ...) but no role column to choose the block; "
                         "map the role field (--mapping column,role)")
-    role_name = frame[rf.id].map(lambda v: rf.name_for(rf.code_for(v)) if rf.code_for(v) is not None else None)
+    role_name = map_cells(frame[rf.id], lambda v: rf.name_for(rf.code_for(v)) if rf.code_for(v) is not None else None)
     out = frame.copy()
     n_other = 0
     tokens = {t.lower() for t in MISSING_TOKENS}
@@ -463,7 +463,7 @@ def _combine_roles(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
             mine = (role_name == r).to_numpy()
             vals[mine] = frame.loc[mine, c].astype(object)
             other = ~mine & role_name.notna().to_numpy()
-            answered = frame.loc[other, c].map(lambda v: not _is_missing_cell(v, tokens))
+            answered = map_cells(frame.loc[other, c], lambda v: not _is_missing_cell(v, tokens))
             n_other += int(answered.sum())
         out[tid] = vals
         out = out.drop(columns=[c for r, c in here.items() if c != tid])
@@ -513,11 +513,11 @@ def _codes_from_text(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
     for it in instrument.item_ids():
         col = out[it]
         if _is_text(col):
-            mapped = col.map(lambda v: anchors.get(_norm_text(v), v) if isinstance(v, str) else v)
+            mapped = map_cells(col, lambda v: anchors.get(_norm_text(v), v) if isinstance(v, str) else v)
             if not mapped.equals(col):
                 n_text += 1
-            num = _soft_numeric(mapped.map(lambda v: str(v) if isinstance(v, (int, np.integer)) else v))
-            out[it] = num if pd.api.types.is_numeric_dtype(num) else num.map(_number_or_text).astype(object)
+            num = _soft_numeric(map_cells(mapped, lambda v: str(v) if isinstance(v, (int, np.integer)) else v))
+            out[it] = num if pd.api.types.is_numeric_dtype(num) else map_cells(num, _number_or_text).astype(object)
     if n_text:
         raw.notes.append(f"option text mapped to scale codes in {n_text} item column(s)")
     if raw.wjx and n_text == 0 and codes != list(range(1, len(codes) + 1)):
@@ -525,12 +525,12 @@ def _codes_from_text(frame: pd.DataFrame, instrument: Instrument, raw: _Raw,
         pos = {float(i + 1): float(c) for i, c in enumerate(codes)}
         for it in instrument.item_ids():
             if pd.api.types.is_numeric_dtype(out[it]):
-                out[it] = out[it].map(lambda v: pos.get(v, v))
+                out[it] = map_cells(out[it], lambda v: pos.get(v, v))
         raw.notes.append("Wenjuanxing option numbers 1.." + str(len(codes)) + " mapped to scale codes " +
                          ", ".join(map(str, codes)))
     for f in instrument.fields:
         if f.id in out.columns and f.options and _is_text(out[f.id]):
             opts = _option_lookup(f)
-            out[f.id] = _soft_numeric(out[f.id].map(
+            out[f.id] = _soft_numeric(map_cells(out[f.id],
                 lambda v: str(opts.get(_norm_text(v), v)) if isinstance(v, str) else v))
     return out

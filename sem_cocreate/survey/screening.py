@@ -548,8 +548,9 @@ def screen(data: pd.DataFrame, instrument: Instrument, *, config: Mapping | None
 
     # duplicates (identical answer vectors, missing in the same places)
     if cfg["duplicates"]["enabled"] and n and k:
-        key = raw.round(9).astype(object).where(raw.notna(), "NA").astype(str).agg("|".join, axis=1)
-        flags["duplicates"] = key.duplicated(keep=cfg["duplicates"]["keep"]).to_numpy()
+        # rows equal in every item, missing in the same places (NaN matches NaN), compared column-wise
+        vec = pd.DataFrame(np.asarray(raw.round(9), dtype=float) + 0.0)     # + 0.0: -0.0 and 0.0 alike
+        flags["duplicates"] = vec.duplicated(keep=cfg["duplicates"]["keep"]).to_numpy()
 
     # Mahalanobis D² on complete cases, mean/cov from respondents not removed by earlier rules
     if cfg["mahalanobis"]["enabled"] and k:

@@ -13,7 +13,7 @@ import pandas as pd
 from ..exceptions import DataError, DataWarning
 from .instrument import Instrument
 
-from .readers import (MISSING_NUMBERS, MISSING_TOKENS, REVERSE_MARKER, Responses, _cell_text, _norm_text,
+from .readers import (MISSING_NUMBERS, MISSING_TOKENS, REVERSE_MARKER, Responses, _cell_text, _norm_text, map_cells,
                       _option_lookup, _parse_duration)
 
 __all__ = ["validate_responses"]
@@ -160,9 +160,9 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
             continue
         col = out[f.id]
         if f.kind == "duration":
-            out[f.id] = col.map(_parse_duration).astype(float).mask(lambda s: s < 0)
+            out[f.id] = map_cells(col, _parse_duration).astype(float).mask(lambda s: s < 0)
         elif f.kind == "numeric":
-            conv = col.map(lambda v: np.nan if _is_missing_cell(v, tokens) else v)
+            conv = map_cells(col, lambda v: np.nan if _is_missing_cell(v, tokens) else v)
             x = pd.to_numeric(conv, errors="coerce").astype(float)
             x = x.mask(x.isin(numbers))
             bad_cells = x.isna() & conv.notna()
@@ -196,7 +196,7 @@ def validate_responses(responses, instrument: Instrument, *, allow_duplicate_ids
                 except ValueError:
                     return s                      # kept as given: an attention check counts it as wrong
                 return np.nan if (num in numbers and num not in valid) else num
-            conv_col = col.map(conv)
+            conv_col = map_cells(col, conv)
             numeric = pd.to_numeric(conv_col, errors="coerce")
             text_cells = numeric.isna() & conv_col.notna()
             if f.options and f.kind not in ("attention",):
