@@ -270,7 +270,9 @@ def _soft_numeric(col: pd.Series) -> pd.Series:
                  .astype(bool)]
     if nonempty.empty:
         return pd.Series(np.nan, index=col.index, dtype=float)
-    num = pd.to_numeric(nonempty, errors="coerce")
+    codes, uniq = pd.factorize(nonempty, use_na_sentinel=False)     # parse each distinct text once
+    num = pd.Series(pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce").to_numpy(dtype=float)[codes],
+                    index=nonempty.index)
     if num.isna().any():
         return s
     out = pd.Series(np.nan, index=col.index, dtype=float)
