@@ -376,7 +376,7 @@ def coverage_markdown(tab: pd.DataFrame, *, note: str = "") -> str:
         lo, hi = binomial_band(0.95, k)
         tlo, thi = binomial_band(0.05, k)
         lines.append(f"**n = {n}**, {k} converged replications{note}. Binomial band of the coverage of a "
-                     f"95% interval at this R: [{100 * lo:.1f}, {100 * hi:.1f}]%; of a 5% type I error: "
+                     f"95% interval at this R: [{100 * max(lo, 0):.1f}, {100 * min(hi, 1):.1f}]%; of a 5% type I error: "
                      f"[{100 * max(tlo, 0):.1f}, {100 * thi:.1f}]%.\n")
         wide = sub.pivot_table(index="parameter", columns="method", values="coverage", sort=False)
         mcse = sub.pivot_table(index="parameter", columns="method", values="coverage_mcse", sort=False)
