@@ -23,8 +23,5 @@ d = bootstrap_draws(res, n_boot=n_boot, seed=20240518, jobs=jobs, progress=False
 tab = bootstrap_estimates(res, d, ci="perc")
 Path("/tmp/i15").mkdir(parents=True, exist_ok=True)
 tab.to_csv(f"/tmp/i15/tab_{Path(root).name}_{n_boot}_{jobs}.csv", index=False)
-try:
-    from joblib.externals.loky import get_reusable_executor
-    get_reusable_executor().shutdown(wait=True)
-except Exception:
-    pass
+from sem_cocreate.inference.parallel import shutdown_workers   # as the CLI: only a pool that exists
+shutdown_workers()
