@@ -78,6 +78,18 @@ class FastML:
             cols = np.concatenate([np.flatnonzero(np.any(A0 != 0, axis=0)), pa[:, 2]])
             if np.any(cols < p):
                 self._block_E = False
+        # Woodbury inverse of Sigma = Theta + G Psi G' (G = Lambda (I - B)^-1): with the block E, a diagonal
+        # residual matrix Theta and no observed-latent covariances, Sigma^-1 and log|Sigma| come from k x k
+        # matrices (k latent variables) instead of a p x p factorisation per resample and evaluation
+        self._woodbury = []
+        for g in range(self.ngroups):
+            S0 = self.base[g][1]
+            ps = self.pos[(g, "S")]
+            off = S0[:p, :p] - np.diag(np.diag(S0[:p, :p]))
+            free_oo = [(i, j) for _k, i, j in ps if i < p and j < p and i != j]
+            free_ol = [(i, j) for _k, i, j in ps if (i < p) != (j < p)]
+            self._woodbury.append(bool(self._block_E and not np.any(off) and not np.any(S0[:p, p:])
+                                       and not free_oo and not free_ol))
         self._row_free = model.spec.partable["free"].to_numpy().astype(int)
         self._fixed_values = model.param_values(np.zeros(model.npar))
         self._fixed_values[self._row_free > 0] = np.nan
@@ -349,10 +361,8 @@ class FastML:
             FE = E[:, :p, :]
             SF = E @ (S @ FE.transpose(0, 2, 1))                     # (B, nv, p)
             sigma = SF[:, :p, :]
-            L, ok = _batch_cholesky(sigma)
+            inv, logdet, ok = _sigma_inverse(sigma, S, FE, p, self._woodbury[g])
             bad |= ~ok
-            inv = np.linalg.inv(np.where(ok[:, None, None], sigma, np.eye(p)))
-            logdet = 2.0 * np.log(np.abs(np.diagonal(L, axis1=1, axis2=2))).sum(axis=1)
             Sg = batch.cov[g]
             w_g = batch.n[g] / N
             f = logdet + (Sg * inv).sum(axis=(1, 2)) - batch.logdet_s[g] - p
@@ -599,6 +609,49 @@ def _chol_logdet_inv(sigma):
 
 
 _LOWER: dict[int, np.ndarray] = {}
+
+
+def _sigma_inverse(sigma, S, FE, p, woodbury):
+    """(Sigma^-1, log|Sigma|, positive definite) for a stack of implied covariance matrices.
+
+    With ``woodbury`` (Sigma = Theta + G Psi G', Theta diagonal, see FastML.__init__): for the samples whose
+    residual variances are positive and whose latent covariance Psi = Lp Lp' is positive definite, Sigma is
+    positive definite and, with U = G Lp and M = I + U' Theta^-1 U (k x k),
+    Sigma^-1 = Theta^-1 - Theta^-1 U M^-1 U' Theta^-1 and log|Sigma| = log|Theta| + log|M|
+    (Woodbury identity, matrix determinant lemma). Every other sample: Cholesky of Sigma itself.
+    """
+    B = sigma.shape[0]
+    inv = np.empty_like(sigma)
+    logdet = np.empty(B)
+    ok = np.ones(B, dtype=bool)
+    rest = np.arange(B)
+    if woodbury and B:
+        d = np.arange(p)
+        theta_d = S[:, d, d]
+        Psi = S[:, p:, p:]
+        Lp, okp = _batch_cholesky(Psi)
+        fast = okp & (theta_d > 0).all(axis=1)
+        if fast.any():
+            idx = np.flatnonzero(fast)
+            ti = 1.0 / theta_d[idx]                                     # (b, p)
+            U = FE[idx, :, p:] @ Lp[idx]                                # (b, p, k)
+            V = ti[:, :, None] * U
+            M = np.eye(U.shape[2]) + U.transpose(0, 2, 1) @ V            # (b, k, k), symmetric PD
+            Lm = np.linalg.cholesky(M)
+            Minv = np.linalg.inv(M)
+            w = -(V @ Minv @ V.transpose(0, 2, 1))
+            w[:, d, d] += ti
+            inv[idx] = w
+            logdet[idx] = (np.log(theta_d[idx]).sum(axis=1)
+                           + 2.0 * np.log(np.diagonal(Lm, axis1=1, axis2=2)).sum(axis=1))
+            rest = np.flatnonzero(~fast)
+    if rest.size:
+        sub = sigma[rest]
+        L, okr = _batch_cholesky(sub)
+        ok[rest] = okr
+        inv[rest] = np.linalg.inv(np.where(okr[:, None, None], sub, np.eye(p)))
+        logdet[rest] = 2.0 * np.log(np.abs(np.diagonal(L, axis1=1, axis2=2))).sum(axis=1)
+    return inv, logdet, ok
 
 
 def _full_s(E, S):
