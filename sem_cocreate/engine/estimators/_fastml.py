@@ -81,6 +81,8 @@ class FastML:
         # Woodbury inverse of Sigma = Theta + G Psi G' (G = Lambda (I - B)^-1): with the block E, a diagonal
         # residual matrix Theta and no observed-latent covariances, Sigma^-1 and log|Sigma| come from k x k
         # matrices (k latent variables) instead of a p x p factorisation per resample and evaluation
+        # acyclic latent regressions: B_ll is nilpotent, (I - B_ll)^-1 = I + B + ... + B^L (L = longest path)
+        self._latent_order = [self._path_order(g) for g in range(self.ngroups)] if self._block_E else []
         self._woodbury = []
         for g in range(self.ngroups):
             S0 = self.base[g][1]
@@ -94,6 +96,20 @@ class FastML:
         self._fixed_values = model.param_values(np.zeros(model.npar))
         self._fixed_values[self._row_free > 0] = np.nan
         self._std_setup(model)
+
+    def _path_order(self, g):
+        """Longest directed path among the latent variables of group g (A_ll's pattern), None if cyclic."""
+        p, k = self.nobs, self.nvar - self.nobs
+        pat = self.base[g][0][p:, p:] != 0
+        for _k, i, j in self.pos[(g, "A")]:
+            if i >= p and j >= p:
+                pat[i - p, j - p] = True
+        reach = np.eye(k, dtype=bool)
+        for order in range(k + 1):
+            reach = (pat.astype(int) @ reach.astype(int)) > 0
+            if not reach.any():
+                return order
+        return None
 
     # ------------------------------------------------------------------ matrices and moments
     def _row_index(self, model):
@@ -357,9 +373,19 @@ class FastML:
             A[:, pa[:, 1], pa[:, 2]] = thetas[:, pa[:, 0]]
             S[:, ps[:, 1], ps[:, 2]] = thetas[:, ps[:, 0]]
             S[:, ps[:, 2], ps[:, 1]] = thetas[:, ps[:, 0]]
-            E = self._batch_E(A)
+            E = self._batch_E(A, g)
             FE = E[:, :p, :]
-            SF = E @ (S @ FE.transpose(0, 2, 1))                     # (B, nv, p)
+            if self._woodbury[g]:
+                # E = [[I, G], [0, Ell]], S = diag(Theta, Psi): Sigma = Theta + G Psi G', lower rows Ell Psi G'
+                G = FE[:, :, p:]
+                Q = S[:, p:, p:] @ G.transpose(0, 2, 1)                  # (B, k, p)
+                SF = np.empty((B, nv, p))
+                SF[:, :p, :] = G @ Q
+                dd = np.arange(p)
+                SF[:, dd, dd] += S[:, dd, dd]
+                SF[:, p:, :] = E[:, p:, p:] @ Q
+            else:
+                SF = E @ (S @ FE.transpose(0, 2, 1))                     # (B, nv, p)
             sigma = SF[:, :p, :]
             inv, logdet, ok = _sigma_inverse(sigma, S, FE, p, self._woodbury[g])
             bad |= ~ok
@@ -395,15 +421,24 @@ class FastML:
         grad[bad] = np.nan
         return f_total, grad
 
-    def _batch_E(self, A):
-        """(I - A)^-1 for a stack of A matrices."""
+    def _batch_E(self, A, g=None):
+        """(I - A)^-1 for a stack of A matrices (of group ``g``, when given)."""
         p, nv = self.nobs, self.nvar
         if self._block_E:
             eye_l = self._eye[p:, p:]
-            try:
-                Ell = np.linalg.inv(eye_l - A[:, p:, p:])
-            except np.linalg.LinAlgError:
-                Ell = np.stack([_safe_inv(eye_l - a) for a in A[:, p:, p:]])
+            order = self._latent_order[g] if g is not None else None
+            if order is not None and order <= 6:
+                # nilpotent B: Horner's form of I + B + ... + B^order, exact, a few small products
+                Bl = A[:, p:, p:]
+                Ell = np.broadcast_to(eye_l, Bl.shape).copy()
+                for _ in range(order):
+                    Ell = Bl @ Ell
+                    Ell += eye_l
+            else:
+                try:
+                    Ell = np.linalg.inv(eye_l - A[:, p:, p:])
+                except np.linalg.LinAlgError:
+                    Ell = np.stack([_safe_inv(eye_l - a) for a in A[:, p:, p:]])
             E = np.zeros_like(A)
             E[:, np.arange(p), np.arange(p)] = 1.0
             E[:, :p, p:] = A[:, :p, p:] @ Ell
