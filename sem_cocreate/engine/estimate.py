@@ -120,13 +120,40 @@ def _fisher_scoring(model, stats, start, *, maxit: int, gtol: float) -> OptimRes
     theta = np.asarray(start, dtype=float).copy()
     if not np.isfinite(ml_value(model, theta, stats)):
         theta = _bfgs(model, stats, theta)
+    value, value_grad_info = _ml_functions(model, stats)
 
     def value_grad_hess(th):
-        f, g, info = ml_value_grad_info(model, th, stats)
+        f, g, info = value_grad_info(th)
         return f, g, 2.0 * info     # the expected Hessian of F
 
-    return newton_minimize(theta, lambda th: ml_value(model, th, stats), value_grad_hess,
+    return newton_minimize(theta, value, value_grad_hess,
                            maxit=maxit, gtol=gtol, on_stall=lambda th: _bfgs(model, stats, th))
+
+
+def _ml_functions(model, stats):
+    """(F(theta), (F, gradient, information)(theta)) for the optimiser.
+
+    The same quantities as :func:`ml_value` / :func:`ml_value_grad_info`, from the closed-form derivative
+    formulas of :class:`~sem_cocreate.engine.estimators._fastml.FastML` (dF/dA = 2 FE' W SF', dF/dS =
+    FE' W FE, information from the same products; no per-parameter dSigma), which tests/test_bootstrap.py
+    checks against them to 1e-9 for single- and multi-group, fixed.x and mean-structure models. A model
+    FastML cannot represent falls back to the general formulas.
+    """
+    try:
+        from .estimators._fastml import FastML, Moments
+
+        fast = FastML(model)
+        mom = Moments(stats.n, stats.cov, stats.mean)
+    except Exception:  # noqa: BLE001 - any model the fast formulas do not cover uses the general ones
+        return (lambda th: ml_value(model, th, stats)), (lambda th: ml_value_grad_info(model, th, stats))
+
+    def value(th):
+        try:
+            return fast.value(th, mom)
+        except NotPositiveDefinite:
+            return np.inf
+
+    return value, (lambda th: fast.value_grad_info(th, mom))
 
 
 def _bfgs(model, stats, theta):
