@@ -112,6 +112,22 @@ def test_batched_kernel_equals_the_engine_including_heywood_members(name):
         np.testing.assert_allclose(g[b], g1, atol=EXACT_ATOL)
 
 
+@pytest.mark.parametrize("name", ["med9", "paths_obs"])
+def test_batched_refits_equal_one_at_a_time_with_fixed_x(name):
+    """The batched refit (fixed.x moments set per resample inside the batch) gives every resample the
+    values, std.all and status of the one-at-a-time refit (paths_obs has fixed.x covariates)."""
+    res = _fit(name)
+    r = bs._resampler(res, exclude_improper=True)
+    assert r.fast.batchable and (name != "paths_obs" or r.fast._fixed_x)
+    vb, sb, stb = r._run_chunk_batch((11, 0, 30))
+    for b in range(30):
+        v, s, st = r.refit(r._weights(11, b))
+        assert st == stb[b]
+        if v is not None:
+            np.testing.assert_allclose(vb[b], v, atol=1e-9, equal_nan=True)
+            np.testing.assert_allclose(sb[b], s, atol=1e-9, equal_nan=True)
+
+
 @pytest.mark.parametrize("name", ["med9", "hs_fixed", "paths_obs"])
 def test_refit_is_the_engine_optimum_of_the_resample(name):
     """A resample's refit is a stationary point of the engine's own objective on the resampled data

@@ -226,7 +226,7 @@ class _Resampler:
             theta, ok = self.fast.fit_quasi_newton_batch(batch, self.theta0, self.hess_inv0, gtol=REFIT_GTOL)
             good = idx[ok]
             if good.size:
-                v, s, improper = self.fast.solution_batch(theta[ok])
+                v, s, improper = self.fast.solution_batch(theta[ok], batch.subset(np.flatnonzero(ok)))
                 vals[good], stds[good] = v, s
                 for b, imp in zip(good, improper):
                     status[b] = IMPROPER if imp else ""

@@ -63,10 +63,12 @@ class FastML:
         # fixed.x: exogenous observed moments are fixed at their sample values, which change per resample
         ovi = {v: i for i, v in enumerate(model.ov)}
         self._fixed_x = []
+        self._fixed_x_rows = []
         for r, row in enumerate(model.spec.partable.itertuples(index=False)):
             pos = model.row_pos[r]
             if pos is not None and row.free == 0 and row.exo == 1 and row.op in ("~~", "~1"):
                 self._fixed_x.append((pos, row.op, ovi[row.lhs], ovi.get(row.rhs, -1)))
+                self._fixed_x_rows.append(r)
         self._row_index(model)
         # E = (I - A)^-1 by blocks when observed variables have no directed effects on anything
         # (A_oo = 0, A_lo = 0, the usual latent-variable model): only the latent block is inverted
@@ -350,8 +352,19 @@ class FastML:
     # ------------------------------------------------------------------ many samples at once
     @property
     def batchable(self) -> bool:
-        """Batched refits need the same fixed values for every sample (no fixed.x moments)."""
-        return not self._fixed_x
+        """Every model FastML represents refits in batches (fixed.x moments are set per sample)."""
+        return True
+
+    def _batch_fixed_x(self, g, S, m, batch):
+        """Set the fixed.x (co)variances in ``S`` (B, nv, nv) and means in ``m`` (B, nv) of group g from each
+        sample's own moments (lavaan rebuilds them from every resample, as :meth:`set_fixed_x` does)."""
+        for (gg, _kind, i, j), op, a, b in self._fixed_x:
+            if gg != g:
+                continue
+            if op == "~~":
+                S[:, i, j] = S[:, j, i] = batch.cov[g][:, a, b]
+            elif m is not None:
+                m[:, i] = batch.mean[g][:, a]
 
     def value_grad_batch(self, thetas, batch):
         """F (B,) and gradients (B, npar) for B parameter vectors, sample b's moments in ``batch``.
@@ -373,6 +386,13 @@ class FastML:
             A[:, pa[:, 1], pa[:, 2]] = thetas[:, pa[:, 0]]
             S[:, ps[:, 1], ps[:, 2]] = thetas[:, ps[:, 0]]
             S[:, ps[:, 2], ps[:, 1]] = thetas[:, ps[:, 0]]
+            m = None
+            if self.meanstructure:
+                m = np.broadcast_to(m0, (B, nv)).copy()
+                if len(pm):
+                    m[:, pm[:, 1]] = thetas[:, pm[:, 0]]
+            if self._fixed_x:
+                self._batch_fixed_x(g, S, m, batch)
             E = self._batch_E(A, g)
             FE = E[:, :p, :]
             if self._woodbury[g]:
@@ -394,9 +414,6 @@ class FastML:
             f = logdet + (Sg * inv).sum(axis=(1, 2)) - batch.logdet_s[g] - p
             R = sigma - Sg
             if self.meanstructure:
-                m = np.broadcast_to(m0, (B, nv)).copy()
-                if len(pm):
-                    m[:, pm[:, 1]] = thetas[:, pm[:, 0]]
                 mean_full = np.einsum("bij,bj->bi", E, m)
                 d = batch.mean[g] - mean_full[:, :p]
                 wvec = np.einsum("bij,bj->bi", inv, d)
@@ -584,13 +601,19 @@ class FastML:
         std = self.std_all(values, impl)
         return values, std, self._improper(values, mats, impl)
 
-    def solution_batch(self, thetas):
-        """:meth:`solution` for a stack of solutions: values (B, R), std.all (B, R), improper (B,) bool."""
+    def solution_batch(self, thetas, batch=None):
+        """:meth:`solution` for a stack of solutions: values (B, R), std.all (B, R), improper (B,) bool.
+
+        ``batch`` (the samples' moments) sets each solution's fixed.x values; without it they are the
+        model's own."""
         B = thetas.shape[0]
         p, nv = self.nobs, self.nvar
         values = np.broadcast_to(self._fixed_values, (B, self._fixed_values.size)).copy()
         fr = self._row_free > 0
         values[:, fr] = thetas[:, self._row_free[fr] - 1]
+        if batch is not None:
+            for r, ((g, _kind, _i, _j), op, a, b) in zip(self._fixed_x_rows, self._fixed_x):
+                values[:, r] = batch.cov[g][:, a, b] if op == "~~" else batch.mean[g][:, a]
         sds = np.empty((B, self.ngroups, nv))
         improper = np.any(values[:, self._std_kind == 3] < 0, axis=1)
         for g, (A0, S0, _m0) in enumerate(self.base):
@@ -600,6 +623,8 @@ class FastML:
             A[:, pa[:, 1], pa[:, 2]] = thetas[:, pa[:, 0]]
             S[:, ps[:, 1], ps[:, 2]] = thetas[:, ps[:, 0]]
             S[:, ps[:, 2], ps[:, 1]] = thetas[:, ps[:, 0]]
+            if batch is not None and self._fixed_x:
+                self._batch_fixed_x(g, S, None, batch)
             E = self._batch_E(A)
             full = E @ S @ E.transpose(0, 2, 1)
             sds[:, g, :] = np.sqrt(np.abs(np.diagonal(full, axis1=1, axis2=2)))
