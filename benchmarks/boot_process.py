@@ -7,7 +7,11 @@ table goes to /tmp/i15/tab_<ROOT name>_<N>_<JOBS>.csv so two trees' numbers can 
 lavaan's counterpart: ``/usr/bin/time -v Rscript benchmarks/lavaan_boot.R tests/reference/med9/model.lav
 tests/reference/data/sim_med9.csv N_BOOT out.csv no 1``.
 """
-import sys, time, resource, warnings, json
+import os, sys, time, resource, warnings, json
+# the CLI's BLAS policy (sem_cocreate.inference.parallel.use_single_thread_blas), set before numpy loads as
+# `python -m sem_cocreate` does: without it OpenBLAS's idle threads cost ~0.5 s of CPU at import alone
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
 root = sys.argv[1]; n_boot = int(sys.argv[2]); jobs = None if sys.argv[3] == "auto" else int(sys.argv[3])
 sys.path.insert(0, root)
 import pandas as pd
