@@ -85,6 +85,46 @@ def _r2_of(result, var: str) -> float:
     return float(sub["r2"].iloc[0]) if len(sub) else 0.0
 
 
+def _lean_r2(result, reduced: str, lhs: str, data) -> float | None:
+    """R² of ``lhs`` in the ``reduced`` model from a bare ML refit (no standard errors, fit indices or
+    standardized table: f² needs only R²), started from the focal model's estimates.
+
+    The same estimates as :func:`~sem_cocreate.sem` (the same Fisher scoring to the same tolerance,
+    on the same sample moments: the reduced model keeps every observed variable); ``None`` where this
+    shortcut does not apply (FIML, WLSMV, several groups, constraints, a variable that leaves the model,
+    no convergence), and then the caller refits with :func:`sem`.
+    """
+    try:
+        from ..engine.estimate import fisher_scoring, start_values
+        from ..engine.fit import _fixed_x_getter
+        from ..engine.model import RAMModel
+        from ..engine.result import _r2_table
+        from ..engine.spec import build_spec
+
+        stats = result.internals.get("stats")
+        if (stats is None or result.missing != "listwise" or str(result.estimator).upper() not in ("ML", "MLR")
+                or len(stats.cov) != 1):
+            return None
+        spec = build_spec(reduced, data_columns=data.columns)
+        if list(spec.ov_names) != list(result.spec.ov_names) or spec.general_constraints:
+            return None
+        model = RAMModel(spec, fixed_x_values=_fixed_x_getter(stats, {v: i for i, v in enumerate(spec.ov_names)}))
+        theta = np.asarray(start_values(model, stats), float)
+        full = {(r.lhs, r.op, r.rhs): float(r.est) for r in result.estimates.itertuples(index=False)}
+        for r in spec.partable.itertuples(index=False):
+            v = full.get((r.lhs, r.op, r.rhs))
+            if r.free > 0 and v is not None and np.isfinite(v):
+                theta[int(r.free) - 1] = v
+        opt = fisher_scoring(model, stats, theta)
+        if not opt.converged:
+            return None
+        tab = _r2_table(spec, model, opt.theta, model.implied(opt.theta))
+        sub = tab[tab["variable"] == lhs]
+        return float(sub["r2"].iloc[0]) if len(sub) else 0.0
+    except Exception:  # noqa: BLE001 - any case the shortcut does not cover is refitted in full
+        return None
+
+
 def f2_size(f2: float) -> str:
     """Cohen's (1988) label: ``negligible`` below .02, ``small`` from .02, ``medium`` .15, ``large`` .35."""
     if not np.isfinite(f2):
@@ -143,9 +183,11 @@ def effect_sizes(model: str, data: pd.DataFrame, *, result=None, estimator: str 
 
             from ..exceptions import SemCocreateWarning
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SemCocreateWarning)
-                excl = _r2_of(sem(reduced, data, **opts), lhs)
+            excl = _lean_r2(result, reduced, lhs, data) if information == "expected" else None
+            if excl is None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", SemCocreateWarning)
+                    excl = _r2_of(sem(reduced, data, **opts), lhs)
         else:
             excl = 0.0
         f2 = (incl - excl) / (1 - incl) if incl < 1 else np.nan
