@@ -129,6 +129,13 @@ def test_screening_flow_matches_screening_json(results):
     assert rows[-1][-1] == f"**{notes['n_obs']}**"
     removed = sum(int(r[2]) for r in rows if r[2] and r[0] not in ("Dropped for missing answers (listwise deletion)",))
     assert removed == s["n_excluded"]
+    # every rule is named in words, including the newer consent / preview / zig-zag steps (not its rule id)
+    from sem_cocreate.report.i18n import label
+
+    names = [r[0] for r in rows]
+    for rule, info in s["rules"].items():
+        if info.get("enabled") is not False and info.get("applied", True):
+            assert label(f"step_{rule}", "en") in names and rule not in names, rule
 
 
 def test_simulated_banner_in_every_format(results):

@@ -31,7 +31,8 @@ DIGITS = 2            # estimates, SE, loadings, reliability, HTMT
 FIT_DIGITS = 3        # CFI, TLI, RMSEA, SRMR
 P_DIGITS = 3
 
-SCREEN_RULES = ("missingness", "speeders", "attention", "straightlining", "irv", "duplicates", "mahalanobis")
+SCREEN_RULES = ("consent", "preview", "missingness", "speeders", "attention", "straightlining", "alternating", "irv",
+                "duplicates", "mahalanobis")
 INVARIANCE_MODELS = ("configural", "metric", "scalar", "strict")
 
 
