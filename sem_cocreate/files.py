@@ -67,19 +67,9 @@ def prepare_out_dir(out, *, overwrite: bool, inputs=(), own_folder: bool = False
     Writing into the folder goes through :func:`write_bytes` (never through a symbolic link);
     :func:`results_folder` is the staged, locked variant for whole runs.
     """
-    path = Path(out)
-    if path.is_symlink():
-        raise OutputError(f"--out {out} is a symbolic link; give a real folder")
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"--out {out}: a file of that name exists; choose a folder name")
-    check_inputs_outside(path, inputs)
+    path = _check_out(out, overwrite=overwrite, inputs=inputs, own_folder=own_folder)
     try:
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            if not (own_folder and (path / "manifest.json").exists()):
-                raise OutputError(f"--out {out} exists and is not empty; choose a new folder or add --overwrite")
         path.mkdir(parents=True, exist_ok=True)
-    except OutputError:
-        raise
     except OSError as err:
         raise OutputError(_os_message(err, f"--out {_short(out)}")) from None
     return path
