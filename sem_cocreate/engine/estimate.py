@@ -147,13 +147,7 @@ def _ml_functions(model, stats):
     except Exception:  # noqa: BLE001 - any model the fast formulas do not cover uses the general ones
         return (lambda th: ml_value(model, th, stats)), (lambda th: ml_value_grad_info(model, th, stats))
 
-    def value(th):
-        try:
-            return fast.value(th, mom)
-        except NotPositiveDefinite:
-            return np.inf
-
-    return value, (lambda th: fast.value_grad_info(th, mom))
+    return (lambda th: fast.value(th, mom)), (lambda th: fast.value_grad_info(th, mom))   # value: inf if not PD
 
 
 def _bfgs(model, stats, theta):

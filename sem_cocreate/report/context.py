@@ -318,10 +318,10 @@ def _structural(b: _Builder, folder: ResultsFolder, names):
     mf = folder.measurement_fit or {}
     if all(T._finite(x) for x in (mf.get("chisq"), mf.get("df"), folder.fit.get("chisq"), folder.fit.get("df"))) \
             and folder.fit["df"] > mf["df"] and folder.estimator == "ML":
-        from scipy.special import chdtrc
+        from ..engine._distributions import chi2
 
         dchi, ddf = folder.fit["chisq"] - mf["chisq"], int(folder.fit["df"] - mf["df"])
-        p = T.fmt_p(chdtrc(ddf, max(dchi, 0.0)))
+        p = T.fmt_p(chi2.sf(max(dchi, 0.0), ddf))
         note += ("" if lang == "zh" else " ") + t("ag_test", dchi=T.fmt_num(dchi, 2), ddf=ddf,
                                                    p=p if p.startswith("<") else f"= {p}")
     b.table(T.fit_table(models, lang=lang), "fit_caption_sem", note=note)

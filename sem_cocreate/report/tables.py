@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from ..survey.screening import RULES as SCREEN_RULES   # the rules screening applies, in order
 from .i18n import label
 
 MINUS = "\u2212"
@@ -31,8 +32,6 @@ DIGITS = 2            # estimates, SE, loadings, reliability, HTMT
 FIT_DIGITS = 3        # CFI, TLI, RMSEA, SRMR
 P_DIGITS = 3
 
-SCREEN_RULES = ("consent", "preview", "missingness", "speeders", "attention", "straightlining", "alternating", "irv",
-                "duplicates", "mahalanobis")
 INVARIANCE_MODELS = ("configural", "metric", "scalar", "strict")
 
 

@@ -255,9 +255,14 @@ def map_cells(col: pd.Series, fn) -> pd.Series:
     kind = pd.api.types.infer_dtype(col, skipna=True)
     if len(col) < 64 or kind not in ("string", "floating", "integer", "mixed-integer-float", "empty"):
         return col.map(fn)
+    return _map_distinct(col, lambda uniq: [fn(u) for u in uniq])
+
+
+def _map_distinct(col: pd.Series, fn_many) -> pd.Series:
+    """``fn_many(distinct values) -> their results``, spread back over ``col`` (dtype inferred)."""
     codes, uniq = pd.factorize(col, use_na_sentinel=False)
     res = np.empty(len(uniq), dtype=object)
-    res[:] = [fn(u) for u in uniq]
+    res[:] = list(fn_many(uniq))
     return pd.Series(res[codes], index=col.index, name=col.name).infer_objects()
 
 
@@ -270,9 +275,8 @@ def _soft_numeric(col: pd.Series) -> pd.Series:
                  .astype(bool)]
     if nonempty.empty:
         return pd.Series(np.nan, index=col.index, dtype=float)
-    codes, uniq = pd.factorize(nonempty, use_na_sentinel=False)     # parse each distinct text once
-    num = pd.Series(pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce").to_numpy(dtype=float)[codes],
-                    index=nonempty.index)
+    num = _map_distinct(nonempty, lambda uniq: pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce")
+                        .to_numpy(dtype=float)).astype(float)      # parse each distinct text once
     if num.isna().any():
         return s
     out = pd.Series(np.nan, index=col.index, dtype=float)
