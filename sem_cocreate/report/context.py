@@ -351,7 +351,7 @@ def _structural(b: _Builder, folder: ResultsFolder, names):
         abbrev = sep.join(f"{c} = {names[c]}" for c in used)
         b.para(t("abbrev", items=abbrev) + " " + t("abbrev_ci_note"), style="note")
     if folder.collinearity is not None or folder.effect_sizes is not None:
-        b.heading("s_collinearity", level=3)
+        b.heading("s_collinearity", level=4)      # part of 3.3: f² is the change in R²
         b.table(T.collinearity_display(folder.collinearity, folder.effect_sizes, lang=lang), "coll_caption",
                 note=t("coll_note"))
     _narrative(b, folder)

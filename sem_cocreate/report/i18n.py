@@ -566,7 +566,7 @@ LABELS["en"].update({
     "cor_latent": "latent correlations from the measurement model",
     "cor_scores": "correlations of the construct scores",
     "col_skew": "Skew", "col_kurt": "Kurtosis",
-    "s_collinearity": "3.3 Collinearity and effect sizes",
+    "s_collinearity": "3.3.1 Collinearity and effect sizes",
     "coll_caption": "Table {n}. Collinearity (VIF) and effect sizes (f²) of the structural paths",
     "coll_note": "Inner VIF: predictor on the other predictors of the same outcome (construct scores); f² = "
                  "(R²incl − R²excl)/(1 − R²incl) with R²excl from a refit without the path; .02 small, .15 "
@@ -636,7 +636,7 @@ LABELS["zh"].update({
     "cor_latent": "测量模型的潜变量相关",
     "cor_scores": "构念得分的相关",
     "col_skew": "偏度", "col_kurt": "峰度",
-    "s_collinearity": "3.3 共线性与效应量",
+    "s_collinearity": "3.3.1 共线性与效应量",
     "coll_caption": "表 {n}. 结构路径的共线性（VIF）与效应量（f²）",
     "coll_note": "内部 VIF：同一结果变量的预测变量之间（构念得分）；f² = (R²含 − R²不含)/(1 − R²含)，R²不含由删除该路径后重新拟合得到；.02 小、.15 中、.35 大（Cohen，1988）。",
     "full_caption": "表 {n}. 完全共线性 VIF（Kock，2015）",
