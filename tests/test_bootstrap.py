@@ -77,20 +77,27 @@ def test_fastml_objective_gradient_information_equal_engine(name):
     assert improper == ""
 
 
-@pytest.mark.parametrize("name", ["med9", "hs_fixed", "pol_dem", "paths_obs"])
+@pytest.mark.parametrize("name", ["med9", "fi_mimic_ml", "mod_second", "hs_fixed", "pol_dem", "paths_obs"])
 def test_batched_kernel_equals_the_engine_including_heywood_members(name):
-    """value_grad_batch (Woodbury inverse, structured Sigma, nilpotent (I - B)^-1 where they apply; the
-    plain Cholesky path where not) gives each member the engine's F and gradient; a member with a negative
-    residual variance leaves the Woodbury path and is still right (or flagged not positive definite)."""
+    """value_grad_batch (factor blocks with fixed.x regressors, Woodbury inverse, structured Sigma, nilpotent
+    (I - B)^-1 where they apply; the plain Cholesky path where not) gives each member the engine's F and
+    gradient; a member with a negative residual variance leaves the fast path and is still right (or is
+    flagged not positive definite)."""
     from sem_cocreate.engine.estimators._fastml import BatchMoments
 
     res = _fit(name)
     model, stats = res.internals["model"], res.internals["stats"]
     fast = FastML(model)
+    blocks = fast._blocks[0]
     if name == "med9":
         assert fast._woodbury == [True] and fast._latent_order[0] is not None
+        assert blocks is not None and blocks.q == 0
+    if name == "fi_mimic_ml":                      # latent variables regressed on fixed.x covariates
+        assert blocks is not None and blocks.q == 3 and fast._fixed_x
+    if name == "mod_second":                       # second-order factor: loadings among latent variables
+        assert blocks is not None and blocks.order == 1
     if name == "pol_dem":
-        assert fast._woodbury == [False]           # correlated residuals: the general path
+        assert fast._woodbury == [False] and blocks is None   # correlated residuals: the general path
     rng = np.random.default_rng(5)
     thetas = res.theta + 0.01 * rng.standard_normal((4, model.npar))
     resid = [k for k, i, j in fast.pos[(0, "S")] if i == j and i < fast.nobs]
@@ -112,7 +119,7 @@ def test_batched_kernel_equals_the_engine_including_heywood_members(name):
         np.testing.assert_allclose(g[b], g1, atol=EXACT_ATOL)
 
 
-@pytest.mark.parametrize("name", ["med9", "paths_obs"])
+@pytest.mark.parametrize("name", ["med9", "paths_obs", "fi_mimic_ml", "mod_second"])
 def test_batched_refits_equal_one_at_a_time_with_fixed_x(name):
     """The batched refit (fixed.x moments set per resample inside the batch) gives every resample the
     values, std.all and status of the one-at-a-time refit (paths_obs has fixed.x covariates)."""

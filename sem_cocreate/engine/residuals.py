@@ -75,17 +75,14 @@ def residuals(result, type: str = "cor") -> dict:
     return out[spec.groups[0]] if len(spec.groups) == 1 else out
 
 
-def _duplication_plus(p: int):
-    """Index pairs of vech and the Moore-Penrose inverse of the duplication matrix."""
-    pairs = [(i, j) for j in range(p) for i in range(j, p)]
-    Dp = np.zeros((len(pairs), p * p))
-    for k, (i, j) in enumerate(pairs):
-        if i == j:
-            Dp[k, i * p + j] = 1.0
-        else:
-            Dp[k, i * p + j] = 0.5
-            Dp[k, j * p + i] = 0.5
-    return pairs, Dp
+def _pairs(p: int):
+    """Row and column indices of vech (column-major lower triangle: (j, j), (j+1, j), ...)."""
+    rows, cols = [], []
+    for j in range(p):
+        for i in range(j, p):
+            rows.append(i)
+            cols.append(j)
+    return np.array(rows, dtype=int), np.array(cols, dtype=int)
 
 
 def _residual_acov(result, model, stats, theta, implied):
@@ -95,16 +92,20 @@ def _residual_acov(result, model, stats, theta, implied):
     ``Q = I - (n_g/N) Delta A0^-1 Delta' A1``, ``Gamma`` the unstructured normal-theory covariance of
     the sample moments (``2 D+ (S x S) D+' / n_g``, ``S / n_g`` for means), ``A1`` the structured h1
     information (``D' (Sigma^-1 x Sigma^-1) D / 2``, ``Sigma^-1`` for means) and ``A0^-1 = N vcov``.
+
+    Only the diagonal of ``Q Gamma Q'`` is needed. With vech pairs (i, j), (k, l) the two Kronecker forms
+    are ``Gamma = (s_ik s_jl + s_il s_jk) / n_g`` and ``A1 = f_ij f_kl (w_ik w_jl + w_il w_jk)``
+    (``W = Sigma^-1``, ``f = 1/2`` on the diagonal, 1 off it), and with ``C = (n_g/N) A0^-1`` and
+    ``Da = A1 Delta``, ``diag(Q Gamma Q') = diag(Gamma) - 2 rowsum((Delta C) o (Gamma Da))
+    + rowsum((Delta C Da' Gamma Da C) o Delta)``: products with the m x npar matrices only, never the
+    p^2 x p^2 Kronecker products (p = 43: 0.02 s instead of 0.8 s).
     """
     N = stats.ntotal
     A0inv = N * np.asarray(result.vcov, float)
     derivs = model.derivatives(theta, implied)
     p = len(model.ov)
-    pairs, Dp = _duplication_plus(p)
-    D = np.zeros((p * p, len(pairs)))
-    for k, (i, j) in enumerate(pairs):
-        D[i * p + j, k] = 1.0
-        D[j * p + i, k] = 1.0
+    I, J = _pairs(p)
+    f = np.where(I == J, 0.5, 1.0)
     ms = model.meanstructure
     out = []
     for g, (dS, dm) in enumerate(derivs):
@@ -112,25 +113,27 @@ def _residual_acov(result, model, stats, theta, implied):
         n = stats.n[g]
         sigma = implied[g][0]
         sinv = np.linalg.inv(sigma)
-        gam = 2.0 * Dp @ np.kron(S, S) @ Dp.T / n
-        a1 = 0.5 * D.T @ np.kron(sinv, sinv) @ D
-        delta = np.array([[dS[k][i, j] for k in range(dS.shape[0])] for (i, j) in pairs]).reshape(len(pairs), -1)
+        gam = (S[np.ix_(I, I)] * S[np.ix_(J, J)] + S[np.ix_(I, J)] * S[np.ix_(J, I)]) / n
+        a1 = (sinv[np.ix_(I, I)] * sinv[np.ix_(J, J)] + sinv[np.ix_(I, J)] * sinv[np.ix_(J, I)]) * np.outer(f, f)
+        delta = np.asarray(dS)[:, I, J].T                              # (m, npar)
         if ms:
-            z = np.zeros((p, len(pairs)))
+            z = np.zeros((p, I.size))
             gam = np.block([[S / n, z], [z.T, gam]])
             a1 = np.block([[sinv, z], [z.T, a1]])
-            delta = np.vstack([dm.T, delta])
-        est = (n / N) * delta @ A0inv @ delta.T
-        Q = np.eye(est.shape[0]) - est @ a1
-        acov = Q @ gam @ Q.T
-        v = np.diag(acov)
+            delta = np.vstack([np.asarray(dm).T, delta])
+        C = (n / N) * A0inv
+        DC = delta @ C
+        Da = a1 @ delta
+        GDa = gam @ Da
+        v = (np.diag(gam) - 2.0 * (DC * GDa).sum(axis=1)
+             + ((DC @ (Da.T @ GDa) @ C) * delta).sum(axis=1))
         # a moment the model reproduces exactly has (numerically) zero residual variance: lavaan
         # then divides by 1, so the "z" is the raw residual (about 0)
         se = np.where(v > 1e-10, np.sqrt(np.clip(v, 0, None)), 1.0)
         se_m = se[:p] if ms else np.full(p, np.nan)
         se_v = se[p:] if ms else se
         se_c = np.full((p, p), np.nan)
-        for k, (i, j) in enumerate(pairs):
-            se_c[i, j] = se_c[j, i] = se_v[k]
+        se_c[I, J] = se_v
+        se_c[J, I] = se_v
         out.append((se_c, se_m))
     return out

@@ -461,14 +461,29 @@ def build_spec(
     # explicit equality constraints between two labels (a == b) share one parameter, like equal labels
     alias, general = _label_aliases(constraints, set(pt["label"]) - {""})
 
-    # free parameter numbering, equality by label
+    # free parameter numbering, equality by label (plain lists: a pandas row loop costs ~50 ms per model)
+    free_flag = [bool(v) for v in pt["free_flag"]]
+    labels = list(pt["label"])
+    ustart = list(pt["ustart"])
+    # a label shared by a fixed and a free row: lavaan makes both fixed (at the fixed row's value)
+    rows_of: dict[str, list[int]] = {}
+    for i, lab in enumerate(labels):
+        if lab:
+            rows_of.setdefault(lab, []).append(i)
+    for lab, rows_l in rows_of.items():
+        flags = [free_flag[i] for i in rows_l]
+        if any(flags) and not all(flags):
+            value = next(ustart[i] for i in rows_l if not free_flag[i])
+            for i in rows_l:
+                ustart[i] = value
+                free_flag[i] = False
     free = np.zeros(len(pt), dtype=int)
     label_index: dict[str, int] = {}
     counter = 0
-    for i, row in pt.iterrows():
-        if not row["free_flag"]:
+    for i, flag in enumerate(free_flag):
+        if not flag:
             continue
-        lab = alias.get(row["label"], row["label"])
+        lab = alias.get(labels[i], labels[i])
         if lab and lab in label_index:
             free[i] = label_index[lab]
             continue
@@ -477,19 +492,8 @@ def build_spec(
         if lab:
             label_index[lab] = counter
     pt["free"] = free
-    # a label shared by a fixed and a free row: lavaan makes both fixed
-    for lab in pt.loc[pt["label"] != "", "label"].unique():
-        rows_l = pt["label"] == lab
-        if (~pt.loc[rows_l, "free_flag"]).any() and pt.loc[rows_l, "free_flag"].any():
-            value = pt.loc[rows_l & ~pt["free_flag"], "ustart"].iloc[0]
-            pt.loc[rows_l, "ustart"] = value
-            pt.loc[rows_l, "free_flag"] = False
-    if (pt["free"] > 0).any():
-        # renumber after possible changes
-        pt.loc[~pt["free_flag"], "free"] = 0
-        old = sorted(set(pt.loc[pt["free"] > 0, "free"]))
-        remap = {o: i + 1 for i, o in enumerate(old)}
-        pt["free"] = pt["free"].map(lambda f: remap.get(f, 0))
+    pt["ustart"] = ustart
+    pt["free_flag"] = free_flag
     pt["id"] = np.arange(1, len(pt) + 1)
     pt["plabel"] = [f".p{i}." for i in pt["id"]]
     pt["fixed"] = pt["free"] == 0
@@ -604,14 +608,16 @@ def _apply_group_equal(pt, group_equal, group_partial, lv_names, ov_nox) -> None
             sel &= ~pt["lhs"].isin(lv)
         elif kind == "lv":
             sel &= pt["lhs"].isin(lv)
-        for idx in pt.index[sel & pt["free_flag"]]:
-            row = pt.loc[idx]
-            name = f"{row['lhs']}{row['op']}{row['rhs']}"
-            if _canonical_par(name) in partial:
+        chosen = pt[sel & pt["free_flag"]]
+        new_labels = {}
+        for idx, lhs, op_, rhs, label in zip(chosen.index, chosen["lhs"], chosen["op"], chosen["rhs"],
+                                             chosen["label"]):
+            name = f"{lhs}{op_}{rhs}"
+            if label or _canonical_par(name) in partial:
                 continue
-            if row["label"]:
-                continue
-            pt.loc[idx, "label"] = f".eq.{name}"
+            new_labels[idx] = f".eq.{name}"
+        if new_labels:
+            pt.loc[list(new_labels), "label"] = list(new_labels.values())
     # with equal intercepts, latent means become free in groups 2+ (lavaan's default)
     if "intercepts" in group_equal and "means" not in group_equal:
         sel = (pt["op"] == "~1") & pt["lhs"].isin(lv) & (pt["group"] > 1) & (pt["user"] == 0)

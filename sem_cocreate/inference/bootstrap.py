@@ -111,6 +111,25 @@ def _warm_allocator() -> None:
         _ALLOCATOR_WARM = True
 
 
+def _positive_definite(C):
+    """(positive definite, log-determinant) of a stack of covariance matrices: one batched Cholesky; a
+    stack with a failing or nearly singular member (smallest pivot^2 below 1e-12 of the largest diagonal
+    entry) is decided member by member by its smallest eigenvalue, as before."""
+    try:
+        L = np.linalg.cholesky(C)
+        piv = np.diagonal(L, axis1=1, axis2=2)
+        clear = (piv * piv).min(axis=1) > 1e-12 * np.diagonal(C, axis1=1, axis2=2).max(axis=1)
+    except np.linalg.LinAlgError:
+        clear = np.zeros(C.shape[0], dtype=bool)
+    logdet = np.full(C.shape[0], np.nan)
+    if clear.all():
+        return clear, 2.0 * np.log(piv).sum(axis=1)
+    ok = np.linalg.eigvalsh(C).min(axis=1) > 0
+    sign, ld = np.linalg.slogdet(C)
+    logdet[ok] = ld[ok]
+    return ok, logdet
+
+
 class _Resampler:
     """Everything a worker needs to refit resamples; picklable, small."""
 
@@ -209,20 +228,23 @@ class _Resampler:
         from ..engine.estimators._fastml import BatchMoments
 
         B = len(weights)
-        covs, means, usable = [], [], np.ones(B, dtype=bool)
+        covs, means, logdets, usable = [], [], [], np.ones(B, dtype=bool)
         for g, (Xc, xbar) in enumerate(zip(self.Xc, self.xbar)):
             Wt = np.stack([w[g] for w in weights])                       # (B, n)
             m, C = self._batch_moments(g, Wt)
-            usable &= np.linalg.eigvalsh(C).min(axis=1) > 0
+            ok, logdet = _positive_definite(C)
+            usable &= ok
             covs.append(C)
             means.append(m + xbar)
+            logdets.append(logdet)
         ns = [int(round(w.sum())) for w in weights[0]]
         vals = np.full((B, self.n_rows), np.nan)
         stds = np.full_like(vals, np.nan)
         status = [NOT_CONVERGED] * B
         idx = np.flatnonzero(usable)
         if idx.size:
-            batch = BatchMoments(ns, [c[idx] for c in covs], [m[idx] for m in means])
+            batch = BatchMoments(ns, [c[idx] for c in covs], [m[idx] for m in means],
+                                 logdet_s=[ld[idx] for ld in logdets])
             theta, ok = self.fast.fit_quasi_newton_batch(batch, self.theta0, self.hess_inv0, gtol=REFIT_GTOL)
             good = idx[ok]
             if good.size:

@@ -94,6 +94,8 @@ class FastML:
             free_ol = [(i, j) for _k, i, j in ps if (i < p) != (j < p)]
             self._woodbury.append(bool(self._block_E and not np.any(off) and not np.any(S0[:p, p:])
                                        and not free_oo and not free_ol))
+        # factor blocks (observed = indicators y and fixed.x regressors x): see _FactorBlocks
+        self._blocks = [_FactorBlocks.build(self, g) for g in range(self.ngroups)]
         self._row_free = model.spec.partable["free"].to_numpy().astype(int)
         self._fixed_values = model.param_values(np.zeros(model.npar))
         self._fixed_values[self._row_free > 0] = np.nan
@@ -371,72 +373,94 @@ class FastML:
 
         Same formulas as :meth:`value_grad_info`, with every matrix operation stacked over the
         samples so that numpy's per-call overhead is paid once per batch. ``F`` is ``inf`` (and the
-        gradient NaN) where an implied covariance matrix is not positive definite.
+        gradient NaN) where an implied covariance matrix is not positive definite. A group with the
+        factor-block structure (:class:`_FactorBlocks`) is evaluated on its small blocks; its members
+        with a non-positive residual variance or a non-positive-definite latent covariance matrix take
+        the general path.
         """
         B = thetas.shape[0]
-        p, nv, npar = self.nobs, self.nvar, self.npar
         N = float(sum(batch.n))
         f_total = np.zeros(B)
-        grad = np.zeros((B, npar))
+        grad = np.zeros((B, self.npar))
         bad = np.zeros(B, dtype=bool)
-        for g, (A0, S0, m0) in enumerate(self.base):
-            pa, ps, pm = self.pos[(g, "A")], self.pos[(g, "S")], self.pos[(g, "m")]
-            A = np.broadcast_to(A0, (B, nv, nv)).copy()
-            S = np.broadcast_to(S0, (B, nv, nv)).copy()
-            A[:, pa[:, 1], pa[:, 2]] = thetas[:, pa[:, 0]]
-            S[:, ps[:, 1], ps[:, 2]] = thetas[:, ps[:, 0]]
-            S[:, ps[:, 2], ps[:, 1]] = thetas[:, ps[:, 0]]
-            m = None
-            if self.meanstructure:
-                m = np.broadcast_to(m0, (B, nv)).copy()
-                if len(pm):
-                    m[:, pm[:, 1]] = thetas[:, pm[:, 0]]
-            if self._fixed_x:
-                self._batch_fixed_x(g, S, m, batch)
-            E = self._batch_E(A, g)
-            FE = E[:, :p, :]
-            if self._woodbury[g]:
-                # E = [[I, G], [0, Ell]], S = diag(Theta, Psi): Sigma = Theta + G Psi G', lower rows Ell Psi G'
-                G = FE[:, :, p:]
-                Q = S[:, p:, p:] @ G.transpose(0, 2, 1)                  # (B, k, p)
-                SF = np.empty((B, nv, p))
-                SF[:, :p, :] = G @ Q
-                dd = np.arange(p)
-                SF[:, dd, dd] += S[:, dd, dd]
-                SF[:, p:, :] = E[:, p:, p:] @ Q
-            else:
-                SF = E @ (S @ FE.transpose(0, 2, 1))                     # (B, nv, p)
-            sigma = SF[:, :p, :]
-            inv, logdet, ok = _sigma_inverse(sigma, S, FE, p, self._woodbury[g])
-            bad |= ~ok
-            Sg = batch.cov[g]
+        for g in range(self.ngroups):
             w_g = batch.n[g] / N
-            f = logdet + (Sg * inv).sum(axis=(1, 2)) - batch.logdet_s[g] - p
-            R = sigma - Sg
-            if self.meanstructure:
-                mean_full = np.einsum("bij,bj->bi", E, m)
-                d = batch.mean[g] - mean_full[:, :p]
-                wvec = np.einsum("bij,bj->bi", inv, d)
-                f = f + (d * wvec).sum(axis=1)
-                R = R - d[:, :, None] * d[:, None, :]
-            W = inv @ R @ inv
-            WFE = W @ FE                                                 # (B, p, nv)
-            ga = 2.0 * np.einsum("bpi,bip->bi", WFE[:, :, pa[:, 1]], SF[:, pa[:, 2], :])
-            gs = np.einsum("bpi,bpi->bi", WFE[:, :, ps[:, 1]], FE[:, :, ps[:, 2]]) * self._s_fac[g]
-            if self.meanstructure:
-                FEw = np.einsum("bpi,bp->bi", FE, wvec)                   # (B, nv)
-                if len(pa):
-                    ga = ga - 2.0 * FEw[:, pa[:, 1]] * mean_full[:, pa[:, 2]]
-            gk = np.concatenate([ga, gs], axis=1)
+            blocks = self._blocks[g]
+            gm = None
+            if blocks is not None:
+                f, gk, fast = blocks.value_grad(thetas, batch, g)
+                slow = np.flatnonzero(~fast)
+                if slow.size:
+                    f[slow], gk[slow], _gm, bad_s = self._value_grad_group(g, thetas[slow], batch.subset(slow))
+                    bad[slow] |= bad_s
+            else:
+                f, gk, gm, bad_g = self._value_grad_group(g, thetas, batch)
+                bad |= bad_g
             grad += w_g * (gk @ self._grad_K(g))
-            if self.meanstructure and len(pm):
-                K = np.zeros((len(pm), npar))
-                K[np.arange(len(pm)), pm[:, 0]] = 1.0
-                grad += w_g * ((-2.0 * FEw[:, pm[:, 1]]) @ K)
+            if gm is not None:
+                grad += w_g * gm
             f_total += w_g * f
         f_total[bad] = np.inf
         grad[bad] = np.nan
         return f_total, grad
+
+    def _value_grad_group(self, g, thetas, batch):
+        """The general path of :meth:`value_grad_batch` for group g: (F, position gradients, mean-parameter
+        gradient or None, not positive definite)."""
+        B = thetas.shape[0]
+        p, nv, npar = self.nobs, self.nvar, self.npar
+        A0, S0, m0 = self.base[g]
+        pa, ps, pm = self.pos[(g, "A")], self.pos[(g, "S")], self.pos[(g, "m")]
+        A = np.broadcast_to(A0, (B, nv, nv)).copy()
+        S = np.broadcast_to(S0, (B, nv, nv)).copy()
+        A[:, pa[:, 1], pa[:, 2]] = thetas[:, pa[:, 0]]
+        S[:, ps[:, 1], ps[:, 2]] = thetas[:, ps[:, 0]]
+        S[:, ps[:, 2], ps[:, 1]] = thetas[:, ps[:, 0]]
+        m = None
+        if self.meanstructure:
+            m = np.broadcast_to(m0, (B, nv)).copy()
+            if len(pm):
+                m[:, pm[:, 1]] = thetas[:, pm[:, 0]]
+        if self._fixed_x:
+            self._batch_fixed_x(g, S, m, batch)
+        E = self._batch_E(A, g)
+        FE = E[:, :p, :]
+        if self._woodbury[g]:
+            # E = [[I, G], [0, Ell]], S = diag(Theta, Psi): Sigma = Theta + G Psi G', lower rows Ell Psi G'
+            G = FE[:, :, p:]
+            Q = S[:, p:, p:] @ G.transpose(0, 2, 1)                  # (B, k, p)
+            SF = np.empty((B, nv, p))
+            SF[:, :p, :] = G @ Q
+            dd = np.arange(p)
+            SF[:, dd, dd] += S[:, dd, dd]
+            SF[:, p:, :] = E[:, p:, p:] @ Q
+        else:
+            SF = E @ (S @ FE.transpose(0, 2, 1))                     # (B, nv, p)
+        sigma = SF[:, :p, :]
+        inv, logdet, ok = _sigma_inverse(sigma, S, FE, p, self._woodbury[g])
+        Sg = batch.cov[g]
+        f = logdet + (Sg * inv).sum(axis=(1, 2)) - batch.logdet_s[g] - p
+        R = sigma - Sg
+        if self.meanstructure:
+            mean_full = np.einsum("bij,bj->bi", E, m)
+            d = batch.mean[g] - mean_full[:, :p]
+            wvec = np.einsum("bij,bj->bi", inv, d)
+            f = f + (d * wvec).sum(axis=1)
+            R = R - d[:, :, None] * d[:, None, :]
+        W = inv @ R @ inv
+        WFE = W @ FE                                                 # (B, p, nv)
+        ga = 2.0 * np.einsum("bpi,bip->bi", WFE[:, :, pa[:, 1]], SF[:, pa[:, 2], :])
+        gs = np.einsum("bpi,bpi->bi", WFE[:, :, ps[:, 1]], FE[:, :, ps[:, 2]]) * self._s_fac[g]
+        gm = None
+        if self.meanstructure:
+            FEw = np.einsum("bpi,bp->bi", FE, wvec)                   # (B, nv)
+            if len(pa):
+                ga = ga - 2.0 * FEw[:, pa[:, 1]] * mean_full[:, pa[:, 2]]
+            if len(pm):
+                K = np.zeros((len(pm), npar))
+                K[np.arange(len(pm)), pm[:, 0]] = 1.0
+                gm = (-2.0 * FEw[:, pm[:, 1]]) @ K
+        return f, np.concatenate([ga, gs], axis=1), gm, ~ok
 
     def _batch_E(self, A, g=None):
         """(I - A)^-1 for a stack of A matrices (of group ``g``, when given)."""
@@ -617,6 +641,10 @@ class FastML:
         sds = np.empty((B, self.ngroups, nv))
         improper = np.any(values[:, self._std_kind == 3] < 0, axis=1)
         for g, (A0, S0, _m0) in enumerate(self.base):
+            if self._blocks[g] is not None:
+                sds[:, g, :], imp = self._blocks[g].solution_parts(thetas, batch, g, S0)
+                improper |= imp
+                continue
             pa, ps = self.pos[(g, "A")], self.pos[(g, "S")]
             A = np.broadcast_to(A0, (B, nv, nv)).copy()
             S = np.broadcast_to(S0, (B, nv, nv)).copy()
@@ -759,11 +787,13 @@ def _batch_cholesky(sigma):
 class BatchMoments:
     """Sample moments of B samples with the same group sizes: ``cov[g]`` (B, p, p), ``mean[g]`` (B, p)."""
 
-    def __init__(self, n, cov, mean):
+    def __init__(self, n, cov, mean, logdet_s=None):
         self.n = list(n)
         self.cov = [np.asarray(c) for c in cov]
         self.mean = [np.asarray(m) for m in mean]
-        self.logdet_s = [np.linalg.slogdet(c)[1] for c in self.cov]
+        self.logdet_s = (list(logdet_s) if logdet_s is not None
+                         else [np.linalg.slogdet(c)[1] for c in self.cov])
+        self.derived = {}            # per-batch quantities of the sample moments (kernels' own, subset too)
 
     @property
     def size(self) -> int:
@@ -775,6 +805,7 @@ class BatchMoments:
         out.cov = [c[idx] for c in self.cov]
         out.mean = [m[idx] for m in self.mean]
         out.logdet_s = [ld[idx] for ld in self.logdet_s]
+        out.derived = {key: tuple(a[idx] for a in arrays) for key, arrays in self.derived.items()}
         return out
 
 
@@ -792,3 +823,261 @@ class Moments:
     @property
     def ntotal(self) -> int:
         return int(sum(self.n))
+
+
+class _FactorBlocks:
+    """The ML objective and gradient of one group from its small blocks (factor models with regressions).
+
+    Applies when the observed variables split into indicators ``y`` and exogenous regressors ``x`` of the
+    latent variables (lavaan's fixed.x covariates): no directed effects among observed variables or into
+    ``x``, residual covariance of ``y`` diagonal (Theta), no observed-latent or y-x covariances, every
+    x-x (co)variance fixed at its sample value, no mean structure. With loadings Lambda = A[y, l],
+    latent regressions Bm = A[l, l], Gamma = A[l, x], M = (I - Bm)^-1, G = Lambda M and Pi = G Gamma::
+
+        Sigma_yy = Theta + G Psi G' + Pi S_xx Pi',  Sigma_yx = Pi S_xx,  Sigma_xx = S_xx
+
+    so with C = Theta + G Psi G' (the covariance of y given x) the joint ML discrepancy is exactly the
+    conditional one, F = log|C| + tr(C^-1 T) + log|S_xx| - log|S| - p_y with
+    T = S_yy - Pi S_xy - S_yx Pi' + Pi S_xx Pi'. C^-1 and log|C| come from the Woodbury identity with
+    Psi = Lp Lp' (k x k factorisations only), and the gradient from W_c = C^-1 - C^-1 T C^-1 and
+    Z = C^-1 (Pi S_xx - S_yx)::
+
+        dF/dTheta_ii = (W_c)_ii    dF/dPsi = G' W_c G    dF/dGamma = 2 G' Z
+        dF/dLambda = 2 (W_c G Psi + Z Gamma') M'         dF/dBm = G' dF/dLambda
+
+    (tests/test_bootstrap.py checks F and the gradient against the engine). A member whose residual
+    variances are not all positive or whose Psi is not positive definite is flagged for the general path.
+    """
+
+    @classmethod
+    def build(cls, fast, g):
+        if fast.meanstructure or fast.nvar == fast.nobs:
+            return None
+        p, nv = fast.nobs, fast.nvar
+        A0, S0, _m0 = fast.base[g]
+        pa, ps = fast.pos[(g, "A")], fast.pos[(g, "S")]
+        patA = A0 != 0
+        patA[pa[:, 1], pa[:, 2]] = True
+        patS = S0 != 0
+        patS[ps[:, 1], ps[:, 2]] = True
+        patS[ps[:, 2], ps[:, 1]] = True
+        if patA[:p, :p].any():
+            return None
+        x = np.flatnonzero(patA[p:, :p].any(axis=0))
+        y = np.setdiff1d(np.arange(p), x)
+        if patA[x, :].any() or patS[:p, p:].any() or patS[np.ix_(y, x)].any():
+            return None
+        if (patS[np.ix_(y, y)] & ~np.eye(y.size, dtype=bool)).any():
+            return None
+        fixed_cells = {(i, j) for (gg, _kind, i, j), op, a, b in fast._fixed_x
+                       if gg == g and op == "~~" and {a, b} == {i, j}}
+        fixed_cells |= {(j, i) for i, j in fixed_cells}
+        if any((i, j) not in fixed_cells for i in x for j in x):
+            return None
+        ypos = np.full(p, -1)
+        ypos[y] = np.arange(y.size)
+        xpos = np.full(p, -1)
+        xpos[x] = np.arange(x.size)
+        theta0 = np.diag(S0)[y]
+        free_theta = {i for _k, i, j in ps if i == j and i < p}
+        if any(theta0[ypos[i]] <= 0 for i in y if i not in free_theta):
+            return None                          # a fixed zero residual variance: never Woodbury
+        self = cls()
+        self.py, self.q, self.k = y.size, x.size, nv - p
+        py, q, k = self.py, self.q, self.k
+        self.y, self.x = y, x
+        self.contiguous = bool(np.array_equal(y, np.arange(py)) and np.array_equal(x, np.arange(py, p)))
+        self.L0 = A0[np.ix_(y, np.arange(p, nv))]
+        self.B0 = A0[p:, p:]
+        self.G0 = A0[np.ix_(np.arange(p, nv), x)]
+        self.T0 = theta0
+        self.P0 = S0[p:, p:]
+        self.order = fast._path_order(g)
+        # where each free position sits in the small blocks, and in the flat gradient layout
+        # [dLambda (py k), dBm (k k), dGamma (k q), dTheta (py), dPsi (k k)]
+        offB, offG = py * k, py * k + k * k
+        offT = offG + k * q
+        offP = offT + py
+        L, Bm, Gm, flat = [], [], [], []
+        for kk, i, j in pa:
+            if i < p:
+                L.append((kk, ypos[i], j - p))
+                flat.append(ypos[i] * k + j - p)
+            elif j >= p:
+                Bm.append((kk, i - p, j - p))
+                flat.append(offB + (i - p) * k + j - p)
+            else:
+                Gm.append((kk, i - p, xpos[j]))
+                flat.append(offG + (i - p) * q + xpos[j])
+        T, P = [], []
+        for kk, i, j in ps:
+            if i < p:
+                T.append((kk, ypos[i]))
+                flat.append(offT + ypos[i])
+            else:
+                P.append((kk, i - p, j - p))
+                flat.append(offP + (i - p) * k + j - p)
+        self.Lpos = np.array(L, dtype=int).reshape(-1, 3)
+        self.Bpos = np.array(Bm, dtype=int).reshape(-1, 3)
+        self.Gpos = np.array(Gm, dtype=int).reshape(-1, 3)
+        self.Tpos = np.array(T, dtype=int).reshape(-1, 2)
+        self.Ppos = np.array(P, dtype=int).reshape(-1, 3)
+        self.flat = np.array(flat, dtype=int)
+        self.fac = np.concatenate([np.ones(len(pa)), fast._s_fac[g]])
+        self.size = offP + k * k
+        return self
+
+    def _fill(self, base, pos, thetas, symmetric=False):
+        out = np.broadcast_to(base, (thetas.shape[0],) + base.shape).copy()
+        if len(pos):
+            out[:, pos[:, 1], pos[:, 2]] = thetas[:, pos[:, 0]]
+            if symmetric:
+                out[:, pos[:, 2], pos[:, 1]] = thetas[:, pos[:, 0]]
+        return out
+
+    def _latent_inverse(self, Bm):
+        """M = (I - Bm)^-1 for a stack: Horner's form of I + Bm + ... + Bm^L when acyclic, else inverted."""
+        eye = np.eye(self.k)
+        if self.order is not None and self.order <= 6:
+            M = np.broadcast_to(eye, Bm.shape).copy()
+            for _ in range(self.order):
+                M = Bm @ M
+                M += eye
+            return M
+        try:
+            return np.linalg.inv(eye - Bm)
+        except np.linalg.LinAlgError:
+            return np.stack([_safe_inv(eye - b) for b in Bm])
+
+    def solution_parts(self, thetas, batch, g, S0):
+        """Total SDs (B, nvar) and lavaan's improper-solution flags (B,) of :meth:`FastML.solution_batch`
+        from the blocks: Cov(eta) = M (Psi + Gamma S_xx Gamma') M', var(y) = theta + diag(Lambda Cov(eta)
+        Lambda'); improper when Cov(eta) or the observed residual block diag(Theta) + S_xx is not positive
+        semi-definite (to -1e-10 of its largest entry, as the general path)."""
+        B = thetas.shape[0]
+        py, q, k = self.py, self.q, self.k
+        p = py + q
+        L = self._fill(self.L0, self.Lpos, thetas)
+        Ps = self._fill(self.P0, self.Ppos, thetas, symmetric=True)
+        th = np.broadcast_to(self.T0, (B, py)).copy()
+        if len(self.Tpos):
+            th[:, self.Tpos[:, 1]] = thetas[:, self.Tpos[:, 0]]
+        M = self._latent_inverse(self._fill(self.B0, self.Bpos, thetas))
+        if q:
+            if batch is not None:
+                Sxx = self.sample_blocks(batch, g)[4]
+            else:
+                Sxx = np.broadcast_to(S0[np.ix_(self.x, self.x)], (B, q, q))
+            Gm = self._fill(self.G0, self.Gpos, thetas)
+            inner = Ps + Gm @ Sxx @ Gm.transpose(0, 2, 1)
+        else:
+            inner = Ps
+        cov_eta = M @ inner @ M.transpose(0, 2, 1)
+        sds = np.empty((B, p + k))
+        sds[:, self.y] = np.sqrt(np.abs(th + ((L @ cov_eta) * L).sum(axis=2)))
+        sds[:, p:] = np.sqrt(np.abs(np.diagonal(cov_eta, axis1=1, axis2=2)))
+        scale_l = np.maximum(1.0, np.abs(cov_eta).max(axis=(1, 2)))
+        improper = np.linalg.eigvalsh(cov_eta).min(axis=1) < -1e-10 * scale_l
+        scale_o = np.maximum(1.0, np.abs(th).max(axis=1))
+        ev_o = th.min(axis=1)
+        if q:
+            sds[:, self.x] = np.sqrt(np.abs(np.diagonal(Sxx, axis1=1, axis2=2)))
+            scale_o = np.maximum(scale_o, np.abs(Sxx).max(axis=(1, 2)))
+            ev_o = np.minimum(ev_o, np.linalg.eigvalsh(Sxx).min(axis=1))
+        improper |= ev_o < -1e-10 * scale_o
+        return sds, improper
+
+    def sample_blocks(self, batch, g):
+        """Per member, once per batch: S_c = S_yy - S_yx S_xx^-1 S_xy (the residual covariance of y given x),
+        its diagonal, P = S_yx S_xx^-1, L_x = chol(S_xx), S_xx and log|S_xx|."""
+        key = ("blocks", g)
+        got = batch.derived.get(key)
+        if got is None:
+            C = batch.cov[g]
+            py = self.py
+            if self.contiguous:
+                Syy, Syx, Sxx = C[:, :py, :py], C[:, :py, py:], C[:, py:, py:]
+            else:
+                Syy = C[:, self.y[:, None], self.y[None, :]]
+                Syx = C[:, self.y[:, None], self.x[None, :]]
+                Sxx = C[:, self.x[:, None], self.x[None, :]]
+            if self.q:
+                Lx = np.linalg.cholesky(Sxx)
+                P = np.linalg.solve(Sxx, Syx.transpose(0, 2, 1)).transpose(0, 2, 1)
+                Sc = Syy - P @ Syx.transpose(0, 2, 1)
+                ld = 2.0 * np.log(np.diagonal(Lx, axis1=1, axis2=2)).sum(axis=1)
+            else:
+                Lx = P = Sxx
+                Sc = Syy
+                ld = np.zeros(C.shape[0])
+            got = batch.derived[key] = (Sc, np.diagonal(Sc, axis1=1, axis2=2), P, Lx, Sxx, ld)
+        return got
+
+    def value_grad(self, thetas, batch, g):
+        """(F (B,), position gradients (B, npos) in FastML's [A positions, S positions] order, fast (B,)).
+
+        With D = Theta^-1, H = D G, J = G' H, K = Lp (I + Lp' J Lp)^-1 Lp': C^-1 = D - H K H' and
+        T = S_c + R R' (R = (Pi - P) L_x), so every term needs one p_y x p_y product, S_c H; the rest are
+        p_y x k and k x k products."""
+        B = thetas.shape[0]
+        py, q, k = self.py, self.q, self.k
+        L = self._fill(self.L0, self.Lpos, thetas)
+        Bm = self._fill(self.B0, self.Bpos, thetas)
+        Ps = self._fill(self.P0, self.Ppos, thetas, symmetric=True)
+        th = np.broadcast_to(self.T0, (B, py)).copy()
+        if len(self.Tpos):
+            th[:, self.Tpos[:, 1]] = thetas[:, self.Tpos[:, 0]]
+        eye = np.eye(k)
+        M = self._latent_inverse(Bm)
+        Lp, fast = _batch_cholesky(Ps)
+        fast &= (th > 0).all(axis=1) & np.isfinite(M).all(axis=(1, 2))
+        if not fast.all():                        # harmless stand-ins; these members take the general path
+            th[~fast] = 1.0
+            M[~fast] = eye
+        Sc, dSc, P, Lx, Sxx, ld_xx = self.sample_blocks(batch, g)
+        tr = lambda a: a.transpose(0, 2, 1)                              # noqa: E731
+        G = L @ M                                                       # (B, py, k)
+        Gt = tr(G)
+        D = 1.0 / th
+        H = D[:, :, None] * G
+        J = Gt @ H
+        Mk = tr(Lp) @ J @ Lp
+        Mk[:, np.arange(k), np.arange(k)] += 1.0
+        Lm = np.linalg.cholesky(Mk)
+        K = Lp @ np.linalg.inv(Mk) @ tr(Lp)
+        logdet_c = np.log(th).sum(axis=1) + 2.0 * np.log(np.diagonal(Lm, axis1=1, axis2=2)).sum(axis=1)
+        TH = Sc @ H                                                     # the one p_y x p_y product
+        diag_t = dSc
+        if q:
+            Gm = self._fill(self.G0, self.Gpos, thetas)
+            Dm = G @ Gm - P                                             # Pi - P, (B, py, q)
+            R = Dm @ Lx
+            TH = TH + R @ (tr(R) @ H)
+            diag_t = dSc + (R * R).sum(axis=2)
+        HTH = tr(H) @ TH                                                # H' T H (k x k)
+        f = (logdet_c + (D * diag_t).sum(axis=1) - (K * HTH).sum(axis=(1, 2))
+             + ld_xx - batch.logdet_s[g] - py)
+        IKJ = -(K @ J)
+        IKJ[:, np.arange(k), np.arange(k)] += 1.0
+        HK = H @ K
+        THIKJ = TH @ IKJ                                                # T C^-1 G
+        WcG = H @ IKJ - D[:, :, None] * THIKJ + HK @ (HTH @ IKJ)        # C^-1 G - C^-1 T C^-1 G
+        diag_ci = D - (HK * H).sum(axis=2)
+        diag_citci = (D * D * diag_t - 2.0 * D * ((TH @ K) * H).sum(axis=2)
+                      + ((HK @ HTH @ K) * H).sum(axis=2))
+        Hs = WcG @ Ps
+        if q:
+            Y = Dm @ Sxx                                                # Pi S_xx - S_yx
+            Z = D[:, :, None] * Y - HK @ (tr(H) @ Y)                    # C^-1 Y
+            Hs += Z @ tr(Gm)
+        dL = 2.0 * (Hs @ tr(M))
+        out = np.empty((B, self.size))
+        out[:, :py * k] = dL.reshape(B, -1)
+        out[:, py * k:py * k + k * k] = (Gt @ dL).reshape(B, -1)
+        off = py * k + k * k
+        if q:
+            out[:, off:off + k * q] = (2.0 * (Gt @ Z)).reshape(B, -1)
+        off += k * q
+        out[:, off:off + py] = diag_ci - diag_citci
+        out[:, off + py:] = (Gt @ WcG).reshape(B, -1)
+        return f, out[:, self.flat] * self.fac, fast

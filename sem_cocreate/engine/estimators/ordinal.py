@@ -478,8 +478,6 @@ def recommend_ordinal(data: pd.DataFrame, items, *, max_categories: int = 5, ske
     str or None
         A one-sentence recommendation naming the items, or None when ML/MLR is adequate.
     """
-    from scipy.stats import kurtosis, skew
-
     items = list(items)
     missing = [c for c in items if c not in data.columns]
     if missing:
@@ -492,8 +490,10 @@ def recommend_ordinal(data: pd.DataFrame, items, *, max_categories: int = 5, ske
         k = len(np.unique(x))
         if k <= max_categories:
             few.append(c)
-        if len(np.unique(x)) > 1:
-            sk, ku = skew(x, bias=False), kurtosis(x, bias=False)
+        if k > 1:
+            # bias-corrected G1 and excess G2, as scipy.stats.skew/kurtosis(bias=False) and SPSS
+            col = pd.Series(x)
+            sk, ku = col.skew(), col.kurt()
             if abs(sk) > skew_limit or abs(ku) > kurtosis_limit:
                 nonnormal.append(c)
     msgs = []
