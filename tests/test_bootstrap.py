@@ -359,3 +359,19 @@ def test_bad_options_are_refused(med9, med9_draws):
         bs.bootstrap_estimates(med9, med9_draws, ci="basic")
     with pytest.raises(OptionError, match="level must be between 0 and 1"):
         bs.monte_carlo_estimates(med9, seed=1, level=95)
+
+
+def test_background_bootstrap_gives_the_same_draws(med9, med9_draws):
+    """start_bootstrap (the study's: one worker process runs every chunk while the parent goes on) gives
+    exactly the draws of bootstrap_draws with the same seed, in or out of the background."""
+    import os
+
+    pending = bs.start_bootstrap(med9, n_boot=N_BOOT_FAST, seed=20240518)
+    assert pending.in_background == ((os.cpu_count() or 1) >= 2)
+    got = pending.result()
+    np.testing.assert_array_equal(got.est, med9_draws.est)
+    np.testing.assert_array_equal(got.std_all, med9_draws.std_all)
+    assert (got.n_failed, got.seed) == (med9_draws.n_failed, med9_draws.seed)
+    serial = bs.start_bootstrap(med9, n_boot=60, seed=3, jobs=1)
+    assert not serial.in_background
+    np.testing.assert_array_equal(serial.result().est, bs.bootstrap_draws(med9, n_boot=60, seed=3, jobs=1).est)

@@ -136,3 +136,31 @@ def test_bootstrap_indirect_table(med9):
     assert (mc["method"] == "monte-carlo").all()
     delta = bootstrap_indirect(res, n_boot=0, seed=None)
     pd.testing.assert_frame_equal(delta, indirect_table(res))
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.0, 0.01, 0.05, 1.0])), min_size=1, max_size=40),
+       st.sampled_from(["holm", "bonferroni", "fdr_bh"]))
+def test_own_p_adjust_equals_statsmodels(p, method):
+    """holm / bonferroni / BH are computed without statsmodels' module (it imports scipy.stats): the same
+    numbers as multipletests (and so R's p.adjust), ties and p = 0 or 1 included."""
+    from statsmodels.stats.multitest import multipletests
+
+    from sem_cocreate.inference.mediation import adjust_pvalues
+
+    p = np.array(p)
+    np.testing.assert_allclose(adjust_pvalues(p, method=method), multipletests(p, method=method)[1],
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_p_adjust_matches_r():
+    """R 4: p.adjust(c(0.01, 0.04, 0.03, 0.2, NA), "holm") and "BH" on the non-missing four."""
+    from sem_cocreate.inference.mediation import adjust_pvalues
+
+    p = [0.01, 0.04, 0.03, 0.2, np.nan]
+    np.testing.assert_allclose(adjust_pvalues(p)[:4], [0.04, 0.09, 0.09, 0.2])
+    assert np.isnan(adjust_pvalues(p)[4])
+    np.testing.assert_allclose(adjust_pvalues(p, method="fdr_bh")[:4], [0.04, 0.16 / 3, 0.16 / 3, 0.2])

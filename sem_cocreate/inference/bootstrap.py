@@ -441,6 +441,69 @@ def bootstrap_draws(result, *, n_boot: int, seed: int | None, jobs: int | None =
     """
     from .parallel import parallel_map
 
+    worker, tasks, seed, n_boot = _plan(result, n_boot, seed, exclude_improper, chunk_size)
+    parts = parallel_map(worker.run_chunk, tasks, jobs=jobs, scheduler=scheduler, progress=progress,
+                         desc=f"bootstrap ({n_boot} resamples)")
+    return _collect(result, parts, n_boot=n_boot, seed=seed, exclude_improper=exclude_improper)
+
+
+class PendingDraws:
+    """A bootstrap started by :func:`start_bootstrap`; ``.result()`` gives its :class:`BootstrapDraws`."""
+
+    def __init__(self, result, job, *, n_boot, seed, exclude_improper):
+        self._result, self._job = result, job
+        self._kw = dict(n_boot=n_boot, seed=seed, exclude_improper=exclude_improper)
+        self.in_background = getattr(job, "in_background", False)
+
+    def result(self) -> BootstrapDraws:
+        parts = self._job.result() if hasattr(self._job, "result") else self._job()
+        return _collect(self._result, parts, **self._kw)
+
+
+def _run_chunks(worker, tasks):
+    return [worker.run_chunk(t) for t in tasks]
+
+
+def start_bootstrap(result, *, n_boot: int, seed: int | None, jobs: int | None = None, scheduler=None,
+                    progress: bool = False, exclude_improper: bool = True,
+                    chunk_size: int = 50) -> PendingDraws:
+    """:func:`bootstrap_draws` that returns at once, so that other analyses run meanwhile.
+
+    With ``jobs`` left to the default (``None``), no scheduler and fewer chunks than
+    :data:`~sem_cocreate.inference.parallel.AUTO_SERIAL_TASKS` (a bootstrap :func:`bootstrap_draws` would
+    run in this process), the chunks run one after another in one worker process while this process goes
+    on; otherwise ``.result()`` runs :func:`bootstrap_draws` as it is. Either way the same resamples, the
+    same seeds, the same numbers (tests/test_bootstrap.py).
+    """
+    from .parallel import AUTO_SERIAL_TASKS, run_in_background
+
+    if jobs is None and scheduler is None:
+        worker, tasks, seed, n_boot = _plan(result, n_boot, seed, exclude_improper, chunk_size)
+        if len(tasks) < AUTO_SERIAL_TASKS:
+            job = run_in_background(_run_chunks, worker, tasks, jobs=None)
+            return PendingDraws(result, job, n_boot=n_boot, seed=seed, exclude_improper=exclude_improper)
+
+    def job():
+        return bootstrap_draws(result, n_boot=n_boot, seed=seed, jobs=jobs, scheduler=scheduler,
+                               progress=progress, exclude_improper=exclude_improper, chunk_size=chunk_size)
+
+    return _Deferred(job)
+
+
+class _Deferred:
+    """A bootstrap run in full at ``.result()`` (any jobs / scheduler setting)."""
+
+    in_background = False
+
+    def __init__(self, job):
+        self._job = job
+
+    def result(self) -> BootstrapDraws:
+        return self._job()
+
+
+def _plan(result, n_boot, seed, exclude_improper, chunk_size):
+    """Check the options; the resampler, the chunk tasks, the integer seed and n_boot."""
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise OptionError(f"--bootstrap must be a positive number of resamples, got {n_boot!r}")
     n_boot = int(n_boot)
@@ -452,8 +515,11 @@ def bootstrap_draws(result, *, n_boot: int, seed: int | None, jobs: int | None =
     worker = _resampler(result, exclude_improper=exclude_improper)
     chunk_size = max(1, int(chunk_size))
     tasks = [(seed, s, min(s + chunk_size, n_boot)) for s in range(0, n_boot, chunk_size)]
-    parts = parallel_map(worker.run_chunk, tasks, jobs=jobs, scheduler=scheduler, progress=progress,
-                         desc=f"bootstrap ({n_boot} resamples)")
+    return worker, tasks, seed, n_boot
+
+
+def _collect(result, parts, *, n_boot, seed, exclude_improper) -> BootstrapDraws:
+    """The draws from the chunks' (values, std.all, statuses), in resample order; warns on many failures."""
     vals = np.vstack([p[0] for p in parts])
     stds = np.vstack([p[1] for p in parts])
     status = [s for p in parts for s in p[2]]
@@ -474,7 +540,7 @@ def bootstrap_draws(result, *, n_boot: int, seed: int | None, jobs: int | None =
     if n_failed > FAIL_WARN_SHARE * n_boot:
         warnings.warn(f"{n_failed} of {n_boot} bootstrap resamples ({100 * n_failed / n_boot:.1f}%) failed and "
                       f"were excluded ({reasons[NOT_CONVERGED]} not converged, {reasons[IMPROPER]} improper); "
-                      "the intervals may be biased — check the model", FitWarning, stacklevel=2)
+                      "the intervals may be biased — check the model", FitWarning, stacklevel=3)
     return draws
 
 

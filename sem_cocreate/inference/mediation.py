@@ -167,7 +167,9 @@ def adjust_pvalues(pvalues, mask=None, *, method: str = ADJUST_METHOD) -> np.nda
     mask : array-like of bool, optional
         The family (default: every row). Rows with a missing p value are left out of the family.
     method : str, default "holm"
-        Any ``statsmodels.stats.multitest.multipletests`` method.
+        Any ``statsmodels.stats.multitest.multipletests`` method. ``holm``, ``bonferroni`` and
+        ``fdr_bh`` are computed here (R's ``p.adjust``; the same numbers as statsmodels, tested),
+        which spares the study the import of ``scipy.stats`` that statsmodels' module costs (~0.8 s).
 
     Returns
     -------
@@ -179,14 +181,32 @@ def adjust_pvalues(pvalues, mask=None, *, method: str = ADJUST_METHOD) -> np.nda
     >>> adjust_pvalues([0.01, 0.04, 0.03]).round(3).tolist()
     [0.03, 0.06, 0.06]
     """
-    from statsmodels.stats.multitest import multipletests
-
     p = np.asarray(pvalues, dtype=float)
     keep = np.ones(len(p), bool) if mask is None else np.asarray(mask, bool)
     keep = keep & np.isfinite(p)
     out = np.full(len(p), np.nan)
     if keep.any():
-        out[keep] = multipletests(p[keep], method=method)[1]
+        out[keep] = _p_adjust(p[keep], method)
+    return out
+
+
+def _p_adjust(p: np.ndarray, method: str) -> np.ndarray:
+    """R's p.adjust for holm / bonferroni / BH (step-down / step-up running extremes, capped at 1)."""
+    m = p.size
+    if method == "bonferroni":
+        return np.minimum(1.0, p * m)
+    if method == "holm":
+        order = np.argsort(p, kind="stable")
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    elif method == "fdr_bh":
+        order = np.argsort(p, kind="stable")[::-1]
+        adj = np.minimum(1.0, np.minimum.accumulate(m / (m - np.arange(m)) * p[order]))
+    else:
+        from statsmodels.stats.multitest import multipletests
+
+        return multipletests(p, method=method)[1]
+    out = np.empty(m)
+    out[order] = adj
     return out
 
 

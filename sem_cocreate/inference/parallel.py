@@ -233,6 +233,41 @@ def parallel_map(func: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int 
             bar.close()
 
 
+class Background:
+    """A job running in one worker process while this process goes on: ``.result()`` waits for it.
+
+    Made by :func:`run_in_background`; when no second CPU is there (or ``jobs=1``) the job runs in this
+    process at ``.result()``, so the numbers never depend on which way it ran.
+    """
+
+    def __init__(self, func, args, future=None):
+        self._func, self._args, self._future = func, args, future
+        self.in_background = future is not None
+
+    def result(self):
+        if self._future is None:
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1):
+                return self._func(*self._args)
+        return self._future.result()
+
+
+def run_in_background(func, *args, jobs: int | None = None) -> Background:
+    """Start ``func(*args)`` in one worker of the persistent pool (the same workers, BLAS policy and
+    Ctrl-C handling as :func:`parallel_map`) and return at once; with ``jobs=1`` or a single CPU it is
+    deferred to ``.result()`` in this process."""
+    if resolve_jobs(jobs) < 2:
+        return Background(func, args)
+    from joblib.externals.loky import get_reusable_executor
+
+    with _sigint_blocked_for_new_workers():
+        executor = get_reusable_executor(max_workers=resolve_jobs(jobs), timeout=300, initializer=_worker_init,
+                                         env={k: "1" for k in BLAS_ENV})
+        future = executor.submit(func, *args)
+    return Background(func, args, future)
+
+
 def _dask_map(func, tasks, *, scheduler, progress, desc):
     try:
         from dask.distributed import Client, as_completed

@@ -12,18 +12,30 @@ COLUMNS = ["kind", "lhs", "rhs", "r2", "vif"]
 
 
 def _vifs(frame: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """VIF (and the R² it comes from) of every column of ``frame`` against the others, with a constant."""
-    from statsmodels.stats.outliers_influence import variance_inflation_factor
+    """VIF (and the R² it comes from) of every column of ``frame`` against the others, with a constant.
 
+    ``1 / (1 - R²)`` with R² of the least-squares regression of the column on a constant and the other
+    columns (statsmodels' ``variance_inflation_factor`` with a constant column, R's closed form from
+    ``lm``; tests/test_paper_tables.py). Computed here with ``numpy.linalg.lstsq``: statsmodels' module
+    imports ``scipy.stats`` (about a second of every run) for this one regression.
+    """
     frame = frame.dropna()
     cols = list(frame.columns)
     if len(cols) == 1:
         return {cols[0]: (0.0, 1.0)}
-    x = np.column_stack([np.ones(len(frame)), frame.to_numpy(float)])
+    x = frame.to_numpy(float)
+    ones = np.ones((len(frame), 1))
     out = {}
-    for j, c in enumerate(cols, start=1):
-        vif = float(variance_inflation_factor(x, j))
-        out[c] = (1.0 - 1.0 / vif, vif)
+    for j, c in enumerate(cols):
+        y = x[:, j]
+        z = np.hstack([ones, np.delete(x, j, axis=1)])
+        beta = np.linalg.lstsq(z, y, rcond=None)[0]
+        ssr = float(((y - z @ beta) ** 2).sum())
+        tss = float(((y - y.mean()) ** 2).sum())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = 1.0 - ssr / tss if tss > 0 else np.nan
+            vif = 1.0 / (1.0 - r2)
+        out[c] = (r2, float(vif))
     return out
 
 
@@ -50,8 +62,8 @@ def collinearity_table(data: pd.DataFrame, constructs: dict[str, list[str]],
 
     Notes
     -----
-    VIFs by statsmodels' ``variance_inflation_factor`` on the construct scores with a constant;
-    in R the closed form ``1 / (1 - summary(lm(x_j ~ x_others))$r.squared)`` (``car::vif`` gives
+    VIFs from least squares on the construct scores with a constant (statsmodels'
+    ``variance_inflation_factor``); in R the closed form ``1 / (1 - summary(lm(x_j ~ x_others))$r.squared)`` (``car::vif`` gives
     the same for single-df terms). The full-collinearity VIF (Kock, 2015; Kock & Lynn, 2012)
     regresses each construct on all the others; values above 3.3 suggest common-method bias
     or collinearity. Rows with a missing score are dropped (listwise).

@@ -4,10 +4,11 @@
     inputs   <- step_inputs.read_inputs                      (instrument, responses, validation, screening)
     model    <- step_model.choose_model                      (the user's syntax, or built from hypotheses)
     fits     <- step_fit.fit_models                          (structural model, then measurement model)
+    pending  <- step_mediation.start_bootstrap               (a default-size bootstrap: in a worker meanwhile)
     quality  <- step_measurement.measurement_quality         (reliability, validity, CMV)
-    effects  <- step_mediation.mediation                     (bootstrap / MC / delta intervals, hypotheses)
     groups   <- step_groups.group_comparisons                (invariance, score tests, path Wald tests)
     paper    <- step_tables.paper_tables                     (sample profile, descriptives, VIF, f²)
+    effects  <- step_mediation.mediation(pending)            (bootstrap / MC / delta intervals, hypotheses)
     result   <- StudyResult(...)                             (.write() writes the folder and the report)
 
 Every warning raised on the way becomes a note saying which model or analysis it concerns
@@ -75,8 +76,9 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         inputs = step_inputs.read_inputs(options, log)
         choice = step_model.choose_model(options, inputs)
         fits = step_fit.fit_models(options, inputs, choice, log)
+        # the bootstrap runs in a worker meanwhile (when it is small enough to be one worker's job)
+        pending = step_mediation.start_bootstrap(options, fits, log)
         quality = step_measurement.measurement_quality(options, inputs, fits, log)
-        effects = step_mediation.mediation(options, inputs, choice, fits, log)
         groups = step_groups.group_comparisons(options, inputs, choice, fits, log)
         from .step_compare import compare_competing
 
@@ -85,6 +87,7 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         from . import step_tables
 
         paper = step_tables.paper_tables(options, inputs, choice, fits, quality, log)
+        effects = step_mediation.mediation(options, inputs, choice, fits, log, pending=pending)
     result = fits.result
     tables: dict = {"estimates": effects.estimates, "fit": _fit_dict(result)}
     r2 = result.r2.copy()

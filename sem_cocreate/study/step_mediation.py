@@ -57,7 +57,20 @@ def hypotheses_table(instrument, estimates: pd.DataFrame, *, alpha: float = 0.05
     return pd.DataFrame(rows)
 
 
-def mediation(options: StudyOptions, inputs, choice, fits, log: NoteLog) -> Mediation:
+def start_bootstrap(options: StudyOptions, fits, log: NoteLog):
+    """Start the bootstrap of the structural model (with ``--bootstrap N``), or None: a default-size
+    bootstrap runs in a worker process while the other analyses run here (:func:`start_bootstrap
+    <sem_cocreate.inference.bootstrap.start_bootstrap>`); :func:`mediation` collects it."""
+    if not options.bootstrap:
+        return None
+    from ..inference.bootstrap import start_bootstrap as start
+
+    with log.capture("bootstrap"):
+        return start(fits.result, n_boot=options.bootstrap, seed=options.seed, jobs=options.jobs,
+                     scheduler=options.scheduler, progress=sys.stderr.isatty())
+
+
+def mediation(options: StudyOptions, inputs, choice, fits, log: NoteLog, pending=None) -> Mediation:
     result = fits.result
     spec = result.spec
     estimates = result.estimates
@@ -65,11 +78,12 @@ def mediation(options: StudyOptions, inputs, choice, fits, log: NoteLog) -> Medi
     n_boot = n_failed = 0
     draws = None
     if options.bootstrap:
-        from ..inference.bootstrap import bootstrap_draws, bootstrap_estimates
+        from ..inference.bootstrap import bootstrap_estimates
 
         with log.capture("bootstrap"):
-            draws = bootstrap_draws(result, n_boot=options.bootstrap, seed=options.seed, jobs=options.jobs,
-                                    scheduler=options.scheduler, progress=sys.stderr.isatty())
+            if pending is None:
+                pending = start_bootstrap(options, fits, log)
+            draws = pending.result()
             estimates = bootstrap_estimates(result, draws, ci=options.ci)
         method = f"bootstrap-{options.ci}"
         n_boot, n_failed = draws.n_boot, draws.n_failed
