@@ -448,40 +448,63 @@ def bootstrap_draws(result, *, n_boot: int, seed: int | None, jobs: int | None =
 
 
 class PendingDraws:
-    """A bootstrap started by :func:`start_bootstrap`; ``.result()`` gives its :class:`BootstrapDraws`."""
+    """A bootstrap started by :func:`start_bootstrap`; ``.result()`` gives its :class:`BootstrapDraws`.
 
-    def __init__(self, result, job, *, n_boot, seed, exclude_improper):
-        self._result, self._job = result, job
+    The chunks were submitted one by one to the background worker and ``.result()`` shares what is left
+    with this process (:class:`~sem_cocreate.inference.parallel.Shared`), so the two processes share the
+    work whatever else each had to do. Every chunk has its own seed: the same draws however they were
+    shared.
+    """
+
+    def __init__(self, result, shared, *, n_boot, seed, exclude_improper):
+        self._result, self._shared = result, shared
         self._kw = dict(n_boot=n_boot, seed=seed, exclude_improper=exclude_improper)
-        self.in_background = getattr(job, "in_background", False)
+        self.in_background = shared.in_background
 
     def result(self) -> BootstrapDraws:
-        parts = self._job.result() if hasattr(self._job, "result") else self._job()
-        return _collect(self._result, parts, **self._kw)
+        return _collect(self._result, self._shared.result(), **self._kw)
 
 
-def _run_chunks(worker, tasks):
-    return [worker.run_chunk(t) for t in tasks]
+_WORKER_CACHE: dict = {}
+
+
+def _chunk_in_worker(token, blob, task):
+    """One chunk in a background worker; the resampler is unpickled once per bootstrap (``token``)."""
+    worker = _WORKER_CACHE.get(token)
+    if worker is None:
+        import pickle
+
+        _WORKER_CACHE.clear()
+        worker = _WORKER_CACHE[token] = pickle.loads(blob)
+    return worker.run_chunk(task)
 
 
 def start_bootstrap(result, *, n_boot: int, seed: int | None, jobs: int | None = None, scheduler=None,
                     progress: bool = False, exclude_improper: bool = True,
-                    chunk_size: int = 50) -> PendingDraws:
+                    chunk_size: int = 50) -> "PendingDraws | _Deferred":
     """:func:`bootstrap_draws` that returns at once, so that other analyses run meanwhile.
 
-    With ``jobs`` left to the default (``None``), no scheduler and fewer chunks than
+    With ``jobs`` left to the default (``None``), no scheduler, a second CPU and fewer chunks than
     :data:`~sem_cocreate.inference.parallel.AUTO_SERIAL_TASKS` (a bootstrap :func:`bootstrap_draws` would
-    run in this process), the chunks run one after another in one worker process while this process goes
-    on; otherwise ``.result()`` runs :func:`bootstrap_draws` as it is. Either way the same resamples, the
+    run in this process), the chunks go to the background worker and ``.result()`` shares what is left
+    with this process (:func:`~sem_cocreate.inference.parallel.share_work`);
+    otherwise ``.result()`` runs :func:`bootstrap_draws` as it is. Either way the same resamples, the
     same seeds, the same numbers (tests/test_bootstrap.py).
     """
-    from .parallel import AUTO_SERIAL_TASKS, run_in_background
+    from .parallel import AUTO_SERIAL_TASKS, resolve_jobs, share_work
 
     if jobs is None and scheduler is None:
         worker, tasks, seed, n_boot = _plan(result, n_boot, seed, exclude_improper, chunk_size)
         if len(tasks) < AUTO_SERIAL_TASKS:
-            job = run_in_background(_run_chunks, worker, tasks, jobs=None)
-            return PendingDraws(result, job, n_boot=n_boot, seed=seed, exclude_improper=exclude_improper)
+            remote = None
+            if resolve_jobs(None) >= 2:
+                import pickle
+                import uuid
+
+                token, blob = uuid.uuid4().hex, pickle.dumps(worker)
+                remote = (_chunk_in_worker, [(token, blob, t) for t in tasks])
+            shared = share_work(worker.run_chunk, [(t,) for t in tasks], remote=remote)
+            return PendingDraws(result, shared, n_boot=n_boot, seed=seed, exclude_improper=exclude_improper)
 
     def job():
         return bootstrap_draws(result, n_boot=n_boot, seed=seed, jobs=jobs, scheduler=scheduler,

@@ -254,18 +254,104 @@ class Background:
 
 
 def run_in_background(func, *args, jobs: int | None = None) -> Background:
-    """Start ``func(*args)`` in one worker of the persistent pool (the same workers, BLAS policy and
-    Ctrl-C handling as :func:`parallel_map`) and return at once; with ``jobs=1`` or a single CPU it is
-    deferred to ``.result()`` in this process."""
+    """Start ``func(*args)`` in the background worker (:func:`submit_background`) and return at once;
+    with ``jobs=1`` or a single CPU it is deferred to ``.result()`` in this process."""
     if resolve_jobs(jobs) < 2:
         return Background(func, args)
+    return Background(func, args, submit_background(func, [args])[0])
+
+
+def submit_background(func, arg_tuples) -> list:
+    """Submit ``func(*args)`` for each tuple to the one background worker process (the persistent pool
+    at one worker: the BLAS policy and Ctrl-C handling of :func:`parallel_map`); its futures, which run
+    one after another in submission order. A future not yet started can be cancelled and run elsewhere."""
     from joblib.externals.loky import get_reusable_executor
 
     with _sigint_blocked_for_new_workers():
-        executor = get_reusable_executor(max_workers=resolve_jobs(jobs), timeout=300, initializer=_worker_init,
+        executor = get_reusable_executor(max_workers=1, timeout=300, initializer=_worker_init,
                                          env={k: "1" for k in BLAS_ENV})
-        future = executor.submit(func, *args)
-    return Background(func, args, future)
+        return [executor.submit(func, *args) for args in arg_tuples]
+
+
+class Shared:
+    """Tasks shared between the background worker and this process (made by :func:`share_work`).
+
+    The worker takes the tasks from the first on, fed by a thread of this process with at most
+    ``in_flight`` at a time in its queue (2: the running one and the next, so it never waits for the
+    next; 1 for a few long tasks); ``.result()`` takes the rest from the last one down
+    and runs them here, then waits for the worker's. A task's result does not depend on where it ran, so
+    neither does the list.
+    """
+
+    def __init__(self, func, arg_tuples, remote=None, in_flight: int = 2):
+        import threading
+
+        self._func, self._args = func, list(arg_tuples)
+        self._out: list = [None] * len(self._args)
+        self._futures: dict = {}
+        self._next, self._last = 0, len(self._args)        # worker: [0, next); here: [last, n)
+        self._lock = threading.Lock()
+        self._in_flight = max(1, int(in_flight))
+        self.in_background = remote is not None
+        self._feeder = None
+        if remote is not None:
+            self._rfunc, self._rargs = remote
+            self._feeder = threading.Thread(target=self._feed, name="sem_cocreate-share", daemon=True)
+            self._feeder.start()
+
+    def _claim_front(self):
+        with self._lock:
+            if self._next >= self._last:
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def _feed(self):
+        try:
+            flight = []
+            while True:
+                while len(flight) < self._in_flight:
+                    i = self._claim_front()
+                    if i is None:
+                        break
+                    fut = submit_background(self._rfunc, [self._rargs[i]])[0]
+                    self._futures[i] = fut
+                    flight.append(fut)
+                if not flight:
+                    return
+                flight.pop(0).exception()                   # wait for the oldest (its error surfaces later)
+        except Exception:  # noqa: BLE001 - the pool was shut down (Ctrl-C): the parent is ending the run
+            return
+
+    def result(self) -> list:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            while True:
+                with self._lock:
+                    if self._last <= self._next:
+                        break
+                    self._last -= 1
+                    i = self._last
+                self._out[i] = self._func(*self._args[i])
+        if self._feeder is not None:
+            self._feeder.join()
+        for i in range(self._next if self._feeder is not None else 0):
+            self._out[i] = self._futures[i].result()
+        return self._out
+
+
+def share_work(func, arg_tuples, *, jobs: int | None = None, remote=None, in_flight: int = 2) -> Shared:
+    """Share ``func(*args)`` for every tuple between the background worker and this process; returns at
+    once (the worker starts on the first tasks), ``.result()`` runs the rest here (:class:`Shared`). With
+    ``jobs=1`` or a single CPU everything runs here at ``.result()``. ``remote``: ``(function, argument
+    tuples)`` the worker runs instead (the same work in a cheaper-to-send form, e.g. with a pickled payload
+    it unpickles once).
+    """
+    arg_tuples = list(arg_tuples)
+    if resolve_jobs(jobs) < 2 or not arg_tuples:
+        return Shared(func, arg_tuples)
+    return Shared(func, arg_tuples, remote if remote is not None else (func, arg_tuples), in_flight=in_flight)
 
 
 def _dask_map(func, tasks, *, scheduler, progress, desc):

@@ -43,7 +43,7 @@ def report_filename(fmt: str, lang: str, *, first: bool = False) -> str:
     return f"report.{fmt}" if lang == "en" else f"report.{lang}.{fmt}"
 
 
-def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Path]:
+def render_report(out_dir, *, formats=("html", "md"), langs=("en",), jobs: int | None = None) -> list[Path]:
     """Write the report of a results folder in the requested formats and languages.
 
     Parameters
@@ -54,6 +54,9 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Pat
         Any of ``html``, ``md``, ``docx``.
     langs : sequence of str or str
         Any of ``en``, ``zh``; English gets the plain file names.
+    jobs : int, optional
+        With a second CPU (the default) the figures are drawn in the background worker while the reports
+        are composed here; ``1`` draws them in this process.
 
     Returns
     -------
@@ -85,20 +88,27 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Pat
 
     from ..files import write_text
 
-    folder = read_results_folder(out_dir)
-    from .figures import write_figures
+    import dataclasses
 
-    write_figures(folder.path, estimates=folder.estimates, r2=folder.r2, indirect=folder.indirect,
-                  invariance=folder.invariance)
-    folder = read_results_folder(out_dir)     # now with its figures/
+    from ..inference.parallel import share_work
+    from .figures import planned_figures
+
+    folder = read_results_folder(out_dir)
+    tables = dict(estimates=folder.estimates, r2=folder.r2, indirect=folder.indirect, invariance=folder.invariance)
+    planned = planned_figures(folder.path, **tables)
+    # one task per figure, shared between the background worker and this process
+    drawing = share_work(_draw_figure, [(folder.path, tables, stem) for stem in planned], jobs=jobs, in_flight=1)
+    # the reports are composed meanwhile, with the figures they will have
+    folder = dataclasses.replace(folder, figures=planned)
+    reports = [build_report(folder, lang=lang) for lang in langs]
+    drawing.result()
     for fmt in FORMATS:                       # no stale report of a format/language not asked for
         for lang in LANGS:
             old = folder.path / report_filename(fmt, lang)
             if (fmt not in formats or lang not in langs) and old.is_file():
                 old.unlink()
     written: list[Path] = []
-    for k, lang in enumerate(langs):
-        report = build_report(folder, lang=lang)
+    for lang, report in zip(langs, reports):
         for fmt in formats:
             path = folder.path / report_filename(fmt, lang)
             if fmt == "md":
@@ -115,6 +125,12 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",)) -> list[Pat
                 write_docx(report, path)
             written.append(path)
     return written
+
+
+def _draw_figure(path, tables, stem):
+    from .figures import write_figures
+
+    return write_figures(path, **tables, only=stem)
 
 
 __all__ = ["render_report", "report_filename", "FORMATS", "LANGS"]

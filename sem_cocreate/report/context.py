@@ -83,8 +83,8 @@ class _Builder:
         if svg is None:
             return
         self.n_fig += 1
-        png = Path(svg).with_suffix(".png")
-        self.blocks.append(Block("figure", path=str(svg), png=str(png) if png.is_file() else "",
+        png = Path(svg).with_suffix(".png")       # written beside the SVG (possibly still being drawn)
+        self.blocks.append(Block("figure", path=str(svg), png=str(png),
                                  caption=self.t("fig_caption", n=self.n_fig, text=text)))
 
     def missing(self, name):

@@ -261,7 +261,7 @@ def write_docx(report: Report, path) -> Path:
             if wide:
                 _section(doc, landscape=False)
         elif b.kind == "figure":
-            if b.png:
+            if b.png and Path(b.png).is_file():
                 pic = doc.add_paragraph()
                 pic.alignment = WD_ALIGN_PARAGRAPH.CENTER
                 pic.paragraph_format.keep_with_next = True

@@ -116,4 +116,5 @@ class StudyResult:
         F.write_result(out_dir, "manifest", manifest)
         from ..report import render_report
 
-        return render_report(out_dir, formats=list(formats or o.formats), langs=list(langs or o.langs))
+        return render_report(out_dir, formats=list(formats or o.formats), langs=list(langs or o.langs),
+                             jobs=o.jobs)
