@@ -376,17 +376,18 @@ def main(argv: list[str] | None = None) -> int:
         _finish_workers()
         return rc
     except SemCocreateError as err:
+        _finish_workers()
         if args.debug:
             raise
         msg = " ".join(str(err).split())
         print(f"error: {msg}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        _end_workers()
+        _end_workers(ending=True)
         print("interrupted (Ctrl-C)" + _nothing_written(args), file=sys.stderr)
         return 130
     except _Terminated:
-        _end_workers()
+        _end_workers(ending=True)
         print("terminated (SIGTERM)" + _nothing_written(args), file=sys.stderr)
         return 143
     finally:
@@ -412,9 +413,10 @@ def _finish_workers() -> None:
         sys.modules["sem_cocreate.inference.parallel"].shutdown_workers()
 
 
-def _end_workers() -> None:
+def _end_workers(*, ending: bool = False) -> None:
     """No worker process outlives an interrupted run (loky's pool; Dask futures are cancelled where
-    they were submitted)."""
+    they were submitted). With ``ending`` (the command is ending) a further Ctrl-C stays ignored until
+    the process has exited, so it cannot cut the exit status short."""
     import signal
     import threading
 
@@ -425,4 +427,5 @@ def _end_workers() -> None:
         if "sem_cocreate.inference.parallel" in sys.modules:
             sys.modules["sem_cocreate.inference.parallel"].shutdown_workers()
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if not ending:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

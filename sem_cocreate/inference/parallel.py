@@ -283,9 +283,11 @@ class Shared:
     neither does the list.
     """
 
-    def __init__(self, func, arg_tuples, remote=None, in_flight: int = 2):
+    def __init__(self, func, arg_tuples, remote=None, in_flight: int = 2, bar=None, prepare=None):
         import threading
 
+        self._prepare = prepare
+        self._bar = bar
         self._func, self._args = func, list(arg_tuples)
         self._out: list = [None] * len(self._args)
         self._futures: dict = {}
@@ -308,6 +310,10 @@ class Shared:
 
     def _feed(self):
         try:
+            # claim nothing until the worker is up and has imported the task's module (it may be starting,
+            # or busy with earlier jobs): meanwhile every task is still this process's to take
+            pfunc, pargs = self._prepare or (_ready, (self._rfunc.__module__,))
+            submit_background(pfunc, [pargs])[0].result()
             flight = []
             while True:
                 while len(flight) < self._in_flight:
@@ -320,6 +326,7 @@ class Shared:
                 if not flight:
                     return
                 flight.pop(0).exception()                   # wait for the oldest (its error surfaces later)
+                self._tick()
         except Exception:  # noqa: BLE001 - the pool was shut down (Ctrl-C): the parent is ending the run
             return
 
@@ -334,24 +341,56 @@ class Shared:
                     self._last -= 1
                     i = self._last
                 self._out[i] = self._func(*self._args[i])
+                self._tick()
         if self._feeder is not None:
             self._feeder.join()
         for i in range(self._next if self._feeder is not None else 0):
             self._out[i] = self._futures[i].result()
+        if self._bar is not None:
+            self._bar.close()
         return self._out
 
+    def _tick(self):
+        if self._bar is not None:
+            self._bar.update(1)          # tqdm serialises updates from the two threads
 
-def share_work(func, arg_tuples, *, jobs: int | None = None, remote=None, in_flight: int = 2) -> Shared:
+
+def background_alive() -> bool:
+    """Whether the pool already has a live worker (started earlier in this process)."""
+    mod = sys.modules.get("joblib.externals.loky.reusable_executor")
+    ex = getattr(mod, "_executor", None) if mod is not None else None
+    procs = getattr(ex, "_processes", None) or {}
+    return bool(ex is not None and not getattr(ex, "_broken", False) and any(p.is_alive() for p in procs.values()))
+
+
+def _ready(module: str) -> None:
+    import importlib
+
+    importlib.import_module(module)
+
+
+def share_applies(n_tasks: int) -> bool:
+    """Whether an automatic (``jobs=None``) job of ``n_tasks`` is shared between this process and one
+    background worker (:func:`share_work`) rather than mapped over a pool: always on two CPUs (a second
+    worker would only compete with this process), and for small jobs on more."""
+    return resolve_jobs(None) <= 2 or n_tasks < AUTO_SERIAL_TASKS
+
+
+def share_work(func, arg_tuples, *, jobs: int | None = None, remote=None, in_flight: int = 2,
+               progress: bool = False, desc: str = "", prepare=None) -> Shared:
     """Share ``func(*args)`` for every tuple between the background worker and this process; returns at
     once (the worker starts on the first tasks), ``.result()`` runs the rest here (:class:`Shared`). With
     ``jobs=1`` or a single CPU everything runs here at ``.result()``. ``remote``: ``(function, argument
     tuples)`` the worker runs instead (the same work in a cheaper-to-send form, e.g. with a pickled payload
-    it unpickles once).
+    it unpickles once). ``prepare``: ``(function, arguments)`` the worker runs before it takes any task
+    (default: import the task function's module).
     """
     arg_tuples = list(arg_tuples)
+    bar = _progress_bar(len(arg_tuples), desc, progress) if arg_tuples else None
     if resolve_jobs(jobs) < 2 or not arg_tuples:
-        return Shared(func, arg_tuples)
-    return Shared(func, arg_tuples, remote if remote is not None else (func, arg_tuples), in_flight=in_flight)
+        return Shared(func, arg_tuples, bar=bar)
+    return Shared(func, arg_tuples, remote if remote is not None else (func, arg_tuples), in_flight=in_flight,
+                  bar=bar, prepare=prepare)
 
 
 def _dask_map(func, tasks, *, scheduler, progress, desc):
