@@ -25,7 +25,7 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def _start_bootstrap(tmp_path: Path, *, early: bool = False):
+def _start_bootstrap(tmp_path: Path, *, early: bool = False, jobs: tuple = ("--jobs", "2")):
     data = tmp_path / "in" / "data.csv"
     inst = tmp_path / "in" / "instrument.yaml"
     data.parent.mkdir()
@@ -36,7 +36,7 @@ def _start_bootstrap(tmp_path: Path, *, early: bool = False):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sem_cocreate", "fit", "--data", str(data), "--instrument", str(inst),
-         "--bootstrap", "20000", "--jobs", "2", "--seed", "1", "--out", str(out)],
+         "--bootstrap", "20000", *jobs, "--seed", "1", "--out", str(out)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     parent = psutil.Process(proc.pid)
@@ -86,8 +86,11 @@ def _assert_clean_end(proc, workers, out: Path, hashes, *, code: int, line: str)
         assert _sha(p) == h
 
 
-def test_ctrl_c_during_bootstrap(tmp_path):
-    proc, workers, out, hashes = _start_bootstrap(tmp_path)
+@pytest.mark.parametrize("jobs", [("--jobs", "2"), ()], ids=["pool", "shared"])
+def test_ctrl_c_during_bootstrap(tmp_path, jobs):
+    """``--jobs 2``: a pool of two workers; default: this process and one background worker share the
+    chunks (a feeder thread hands them out)."""
+    proc, workers, out, hashes = _start_bootstrap(tmp_path, jobs=jobs)
     os.killpg(proc.pid, signal.SIGINT)     # a terminal's Ctrl-C reaches the whole process group
     _assert_clean_end(proc, workers, out, hashes, code=130,
                       line="interrupted (Ctrl-C); no results folder was written")
