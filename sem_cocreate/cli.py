@@ -62,7 +62,8 @@ def _add_common_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_positive_int, default=None,
                    help="every random draw follows from it: same seed, same numbers (default: 20260101 for fit)")
     p.add_argument("--jobs", type=int, default=None,
-                   help="local worker processes (default: all cores)")
+                   help="local worker processes (default: all cores; on two, this process and one "
+                        "background worker share the work; 1 = this process only)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run resamples / replications on a Dask distributed cluster at ADDRESS")
 
