@@ -73,14 +73,14 @@ def _assert_clean_end(proc, workers, out: Path, hashes, *, code: int, line: str)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         pytest.fail(f"the run did not end within {WAIT_EXIT} s of the signal")
-    assert proc.returncode == code
+    assert proc.returncode == code, err[-2000:]
     lines = err.strip().splitlines()
     # exactly one line: Ctrl-C reaches the whole process group, and no worker (busy, or still importing
     # when it arrives) prints its own KeyboardInterrupt traceback
-    assert lines == [line]
+    assert lines == [line], err[-2000:]
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, f"worker processes left behind: {[p.pid for p in alive]}"
-    assert not out.exists()
+    assert not out.exists(), sorted(p.name for p in out.iterdir())
     assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".out.")]
     for p, h in hashes.items():
         assert _sha(p) == h

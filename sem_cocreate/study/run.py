@@ -4,10 +4,10 @@
     inputs   <- step_inputs.read_inputs                      (instrument, responses, validation, screening)
     model    <- step_model.choose_model                      (the user's syntax, or built from hypotheses)
     fits     <- step_fit.fit_models                          (structural model, then measurement model)
-    competing <- step_compare.compare_competing              (in a worker meanwhile, with a second CPU)
-    pending  <- step_mediation.start_bootstrap               (a default-size bootstrap: in that worker next)
+    pending  <- step_mediation.start_bootstrap               (its chunks shared with one worker meanwhile)
     quality  <- step_measurement.measurement_quality         (reliability, validity, CMV)
     groups   <- step_groups.group_comparisons                (invariance, score tests, path Wald tests)
+             +  step_compare.compare_competing               (competing models, mediation types)
     paper    <- step_tables.paper_tables                     (sample profile, descriptives, VIF, f²)
     effects  <- step_mediation.mediation(pending)            (bootstrap / MC / delta intervals, hypotheses)
     result   <- StudyResult(...)                             (.write() writes the folder and the report)
@@ -77,11 +77,7 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         inputs = step_inputs.read_inputs(options, log)
         choice = step_model.choose_model(options, inputs)
         fits = step_fit.fit_models(options, inputs, choice, log)
-        # with a second CPU, the competing models and then the bootstrap (when it is small enough to be one
-        # worker's job) run in one worker process meanwhile; their notes join the log where collected
-        from .step_compare import compare_competing
-
-        competing = _in_background(compare_competing, options, inputs, choice, fits)
+        # with a second CPU, the bootstrap's chunks are shared with one worker process from here on
         pending = step_mediation.start_bootstrap(options, fits, log)
         if options.scheduler is None:      # the worker then imports matplotlib for the report's figures
             from ..inference.parallel import run_in_background
@@ -90,11 +86,13 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
             run_in_background(warm_up, jobs=options.jobs)     # (deferred, i.e. never run, with --jobs 1)
         quality = step_measurement.measurement_quality(options, inputs, fits, log)
         groups = step_groups.group_comparisons(options, inputs, choice, fits, log)
+        from .step_compare import compare_competing
+
+        groups.update(compare_competing(options, inputs, choice, fits, log))
         diagnostics = step_diagnostics.diagnostics(options, fits, log)
         from . import step_tables
 
         paper = step_tables.paper_tables(options, inputs, choice, fits, quality, log)
-        groups.update(_collect(competing, log))
         effects = step_mediation.mediation(options, inputs, choice, fits, log, pending=pending)
     result = fits.result
     tables: dict = {"estimates": effects.estimates, "fit": _fit_dict(result)}
@@ -114,29 +112,6 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
     return StudyResult(options=options, inputs=inputs, model=choice, result=result, measurement=fits.measurement,
                        tables=tables, notes=log.frozen(), started=started,
                        simulated=step_inputs.is_simulated(inputs.data_path))
-
-
-def _isolated(step, args):
-    """Run ``step(*args, log)`` with a log of its own; (value, notes)."""
-    log = NoteLog()
-    return step(*args, log), log.entries
-
-
-def _in_background(step, options, *args):
-    """Start a study step in the worker pool (:func:`~sem_cocreate.inference.parallel.run_in_background`;
-    in this process at collection with ``--jobs 1``, a single CPU or a Dask scheduler)."""
-    from ..inference.parallel import Background, run_in_background
-
-    if options.scheduler is not None:
-        return Background(_isolated, (step, (options, *args)))
-    return run_in_background(_isolated, step, (options, *args), jobs=options.jobs)
-
-
-def _collect(job, log: NoteLog):
-    value, notes = job.result()
-    for n in notes:
-        log.add(n.topic, n.message, level=n.level)
-    return value
 
 
 def _fit_dict(result) -> dict:
