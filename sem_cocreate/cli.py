@@ -63,7 +63,8 @@ def _add_common_run(p: argparse.ArgumentParser) -> None:
                    help="every random draw follows from it: same seed, same numbers (default: 20260101 for fit)")
     p.add_argument("--jobs", type=int, default=None,
                    help="local worker processes (default: all cores; on two, this process and one "
-                        "background worker share the work; 1 = this process only)")
+                        "background worker share the work; N: a pool of N for the resamples; 1 = this "
+                        "process only)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run resamples / replications on a Dask distributed cluster at ADDRESS")
 

@@ -255,8 +255,9 @@ class Background:
 
 def run_in_background(func, *args, jobs: int | None = None) -> Background:
     """Start ``func(*args)`` in the background worker (:func:`submit_background`) and return at once;
-    with ``jobs=1`` or a single CPU it is deferred to ``.result()`` in this process."""
-    if resolve_jobs(jobs) < 2:
+    with an explicit ``jobs`` (a pool of that size is the user's choice; it is never resized under a
+    running job) or a single CPU it is deferred to ``.result()`` in this process."""
+    if jobs is not None or resolve_jobs(None) < 2:
         return Background(func, args)
     return Background(func, args, submit_background(func, [args])[0])
 
@@ -380,14 +381,14 @@ def share_work(func, arg_tuples, *, jobs: int | None = None, remote=None, in_fli
                progress: bool = False, desc: str = "", prepare=None) -> Shared:
     """Share ``func(*args)`` for every tuple between the background worker and this process; returns at
     once (the worker starts on the first tasks), ``.result()`` runs the rest here (:class:`Shared`). With
-    ``jobs=1`` or a single CPU everything runs here at ``.result()``. ``remote``: ``(function, argument
+    an explicit ``jobs`` or a single CPU everything runs here at ``.result()``. ``remote``: ``(function, argument
     tuples)`` the worker runs instead (the same work in a cheaper-to-send form, e.g. with a pickled payload
     it unpickles once). ``prepare``: ``(function, arguments)`` the worker runs before it takes any task
     (default: import the task function's module).
     """
     arg_tuples = list(arg_tuples)
     bar = _progress_bar(len(arg_tuples), desc, progress) if arg_tuples else None
-    if resolve_jobs(jobs) < 2 or not arg_tuples:
+    if jobs is not None or resolve_jobs(None) < 2 or not arg_tuples:
         return Shared(func, arg_tuples, bar=bar)
     return Shared(func, arg_tuples, remote if remote is not None else (func, arg_tuples), in_flight=in_flight,
                   bar=bar, prepare=prepare)

@@ -83,7 +83,7 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
             from ..inference.parallel import run_in_background
             from ..report.figures import warm_up
 
-            run_in_background(warm_up, jobs=options.jobs)     # (deferred, i.e. never run, with --jobs 1)
+            run_in_background(warm_up, jobs=options.jobs)     # (deferred, i.e. never run, with --jobs N)
         quality = step_measurement.measurement_quality(options, inputs, fits, log)
         groups = step_groups.group_comparisons(options, inputs, choice, fits, log)
         from .step_compare import compare_competing
