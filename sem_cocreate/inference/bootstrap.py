@@ -145,12 +145,16 @@ class _Resampler:
         self.xbar = [x.mean(axis=0) for x in self.X]
         self.Xc = [x - m for x, m in zip(self.X, self.xbar)]
         self.theta0 = np.asarray(result.theta, dtype=float)
-        # expected information at theta_hat does not depend on the sample moments: one inverse for all refits
-        _f, _g, info = self.fast.value_grad_info(self.theta0, self.moments([np.ones(x.shape[0]) for x in self.X]))
-        try:
-            self.hess_inv0 = np.linalg.inv(2.0 * info)
-        except np.linalg.LinAlgError:
-            self.hess_inv0 = np.linalg.pinv(2.0 * info)
+        # expected information at theta_hat does not depend on the sample moments: one inverse for all refits,
+        # with one BLAS thread as the refits themselves (the same last digits however the caller set BLAS)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            _f, _g, info = self.fast.value_grad_info(self.theta0, self.moments([np.ones(x.shape[0]) for x in self.X]))
+            try:
+                self.hess_inv0 = np.linalg.inv(2.0 * info)
+            except np.linalg.LinAlgError:
+                self.hess_inv0 = np.linalg.pinv(2.0 * info)
         self.exclude_improper = exclude_improper
         self.n_rows = len(model.spec.partable)
 
@@ -494,7 +498,7 @@ def _chunk_in_worker(token, task):
 
 def start_bootstrap(result, *, n_boot: int, seed: int | None, jobs: int | None = None, scheduler=None,
                     progress: bool = False, exclude_improper: bool = True,
-                    chunk_size: int = 50) -> "PendingDraws | _Deferred":
+                    chunk_size: int = 50):
     """:func:`bootstrap_draws` that returns at once, so that other analyses run meanwhile.
 
     With ``jobs`` left to the default (``None``) and no scheduler, on two CPUs or with fewer chunks than
@@ -505,7 +509,7 @@ def start_bootstrap(result, *, n_boot: int, seed: int | None, jobs: int | None =
     otherwise ``.result()`` runs :func:`bootstrap_draws` as it is. Either way the same resamples, the
     same seeds, the same numbers (tests/test_bootstrap.py).
     """
-    from .parallel import background_alive, resolve_jobs, share_applies, share_work
+    from .parallel import Background, background_alive, resolve_jobs, share_applies, share_work
 
     if jobs is None and scheduler is None:
         worker, tasks, seed, n_boot = _plan(result, n_boot, seed, exclude_improper, chunk_size)
@@ -528,19 +532,7 @@ def start_bootstrap(result, *, n_boot: int, seed: int | None, jobs: int | None =
         return bootstrap_draws(result, n_boot=n_boot, seed=seed, jobs=jobs, scheduler=scheduler,
                                progress=progress, exclude_improper=exclude_improper, chunk_size=chunk_size)
 
-    return _Deferred(job)
-
-
-class _Deferred:
-    """A bootstrap run in full at ``.result()`` (any jobs / scheduler setting)."""
-
-    in_background = False
-
-    def __init__(self, job):
-        self._job = job
-
-    def result(self) -> BootstrapDraws:
-        return self._job()
+    return Background(job, ())                # run in full at .result()
 
 
 def _plan(result, n_boot, seed, exclude_improper, chunk_size):

@@ -466,20 +466,8 @@ class FastML:
         """(I - A)^-1 for a stack of A matrices (of group ``g``, when given)."""
         p, nv = self.nobs, self.nvar
         if self._block_E:
-            eye_l = self._eye[p:, p:]
             order = self._latent_order[g] if g is not None else None
-            if order is not None and order <= 6:
-                # nilpotent B: Horner's form of I + B + ... + B^order, exact, a few small products
-                Bl = A[:, p:, p:]
-                Ell = np.broadcast_to(eye_l, Bl.shape).copy()
-                for _ in range(order):
-                    Ell = Bl @ Ell
-                    Ell += eye_l
-            else:
-                try:
-                    Ell = np.linalg.inv(eye_l - A[:, p:, p:])
-                except np.linalg.LinAlgError:
-                    Ell = np.stack([_safe_inv(eye_l - a) for a in A[:, p:, p:]])
+            Ell = _inverse_i_minus(A[:, p:, p:], order)
             E = np.zeros_like(A)
             E[:, np.arange(p), np.arange(p)] = 1.0
             E[:, :p, p:] = A[:, :p, p:] @ Ell
@@ -761,6 +749,22 @@ def _two_loop(grad, S_h, Y_h, rho_h, H0T):
     return r
 
 
+def _inverse_i_minus(Bm, order):
+    """(I - Bm)^-1 for a stack of square matrices: with ``order`` the longest path of an acyclic pattern
+    (at most 6), Horner's form of I + Bm + ... + Bm^order (exact, a few small products); else inverted."""
+    eye = np.eye(Bm.shape[-1])
+    if order is not None and order <= 6:
+        M = np.broadcast_to(eye, Bm.shape).copy()
+        for _ in range(order):
+            M = Bm @ M
+            M += eye
+        return M
+    try:
+        return np.linalg.inv(eye - Bm)
+    except np.linalg.LinAlgError:
+        return np.stack([_safe_inv(eye - b) for b in Bm])
+
+
 def _safe_inv(a):
     try:
         return np.linalg.inv(a)
@@ -935,20 +939,6 @@ class _FactorBlocks:
                 out[:, pos[:, 2], pos[:, 1]] = thetas[:, pos[:, 0]]
         return out
 
-    def _latent_inverse(self, Bm):
-        """M = (I - Bm)^-1 for a stack: Horner's form of I + Bm + ... + Bm^L when acyclic, else inverted."""
-        eye = np.eye(self.k)
-        if self.order is not None and self.order <= 6:
-            M = np.broadcast_to(eye, Bm.shape).copy()
-            for _ in range(self.order):
-                M = Bm @ M
-                M += eye
-            return M
-        try:
-            return np.linalg.inv(eye - Bm)
-        except np.linalg.LinAlgError:
-            return np.stack([_safe_inv(eye - b) for b in Bm])
-
     def solution_parts(self, thetas, batch, g, S0):
         """Total SDs (B, nvar) and lavaan's improper-solution flags (B,) of :meth:`FastML.solution_batch`
         from the blocks: Cov(eta) = M (Psi + Gamma S_xx Gamma') M', var(y) = theta + diag(Lambda Cov(eta)
@@ -962,7 +952,7 @@ class _FactorBlocks:
         th = np.broadcast_to(self.T0, (B, py)).copy()
         if len(self.Tpos):
             th[:, self.Tpos[:, 1]] = thetas[:, self.Tpos[:, 0]]
-        M = self._latent_inverse(self._fill(self.B0, self.Bpos, thetas))
+        M = _inverse_i_minus(self._fill(self.B0, self.Bpos, thetas), self.order)
         if q:
             if batch is not None:
                 Sxx = self.sample_blocks(batch, g)[4]
@@ -1028,7 +1018,7 @@ class _FactorBlocks:
         if len(self.Tpos):
             th[:, self.Tpos[:, 1]] = thetas[:, self.Tpos[:, 0]]
         eye = np.eye(k)
-        M = self._latent_inverse(Bm)
+        M = _inverse_i_minus(Bm, self.order)
         Lp, fast = _batch_cholesky(Ps)
         fast &= (th > 0).all(axis=1) & np.isfinite(M).all(axis=(1, 2))
         if not fast.all():                        # harmless stand-ins; these members take the general path
