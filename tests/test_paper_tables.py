@@ -97,6 +97,39 @@ def test_f2_matches_lavaan_refits(data):
         np.testing.assert_allclose(both[col], both[f"{col}_r"], atol=F2_ATOL, err_msg=col)
 
 
+def test_f2_batched_refits_equal_refits_of_the_reduced_models(data):
+    """The batched refits (each path fixed at zero) are the models without the path, fitted in full; paths
+    whose removal would change the model otherwise (a predictor used once, an equality label) are left out."""
+    from sem_cocreate import sem
+    from sem_cocreate.inference.effect_sizes import _batched_r2, _r2_of
+
+    syntax = (CASE / "model.lav").read_text()
+    result = sem(syntax, data)
+    reg = result.estimates[result.estimates["op"] == "~"]
+    paths = list(zip(reg["lhs"], reg["rhs"]))
+    got = _batched_r2(result, paths)
+    rhs_count = reg["rhs"].value_counts()
+    lhs_count = reg["lhs"].value_counts()
+    expected = {(a, b) for a, b in paths if rhs_count[b] > 1 and lhs_count[a] > 1}
+    assert set(got) == expected and len(expected) >= 8
+    for lhs, rhs in sorted(expected)[:4]:
+        reduced, _ = drop_path(syntax, lhs, rhs)
+        assert got[(lhs, rhs)] == pytest.approx(_r2_of(sem(reduced, data), lhs), abs=1e-6)
+
+
+def test_f2_batch_leaves_out_paths_sharing_a_label(data):
+    from sem_cocreate import sem
+    from sem_cocreate.inference.effect_sizes import _batched_r2
+
+    syntax = (CASE / "model.lav").read_text()
+    lines = [ln for ln in syntax.splitlines() if ":=" not in ln]
+    tied = "\n".join(lines).replace("RI ~ a1*PS + a2*TC", "RI ~ q*PS + q*TC")
+    tied_result = sem(tied, data)
+    assert tied_result.estimates.query("label == 'q'").shape[0] == 2
+    got = _batched_r2(tied_result, [("RI", "PS"), ("RI", "TC"), ("KS", "PS")])
+    assert set(got) == {("KS", "PS")}
+
+
 def test_drop_path_removes_term_label_and_defined():
     syntax = "F =~ a + b + c\nY ~ b1*F + x\nZ ~ y2*Y\nd := b1*y2\n"
     reduced, label = drop_path(syntax, "Y", "F")

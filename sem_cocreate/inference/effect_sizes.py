@@ -125,6 +125,78 @@ def _lean_r2(result, reduced: str, lhs: str, data) -> float | None:
         return None
 
 
+def _batched_r2(result, paths) -> dict:
+    """R² of ``lhs`` with each path ``(lhs, rhs)`` fixed at zero, all refits as one batch.
+
+    Fixing a regression at zero gives the same model as dropping it from the syntax when nothing else
+    changes: one group, ML/MLR on complete data, no general constraints, the path's parameter not shared
+    with another row (an equality label), its outcome keeps other predictors and its predictor still
+    predicts something else (so no variable leaves the model or changes from predictor to outcome, which
+    would change lavaan's automatic covariances). Those paths are refitted together by
+    :meth:`FastML.fit_quasi_newton_batch` on the full sample's moments, each member starting from the
+    focal estimates with its path at zero and from the inverse information of the remaining parameters;
+    the others (and any member that does not converge) are left out of the result, for the caller's
+    one-at-a-time refit.
+    """
+    try:
+        from ..engine.estimators._fastml import BatchMoments, FastML, Moments
+
+        stats = result.internals.get("stats")
+        model = result.internals.get("model")
+        spec = result.spec
+        if (stats is None or model is None or result.missing != "listwise"
+                or str(result.estimator).upper() not in ("ML", "MLR") or len(stats.cov) != 1
+                or spec.general_constraints or not paths):
+            return {}
+        pt = spec.partable
+        reg = pt[pt["op"] == "~"]
+        free = pt["free"].to_numpy()
+        members = []
+        for lhs, rhs in paths:
+            row = reg[(reg["lhs"] == lhs) & (reg["rhs"] == rhs)]
+            if len(row) != 1 or int(row["free"].iloc[0]) <= 0:
+                continue
+            k = int(row["free"].iloc[0])
+            if (free == k).sum() != 1 or ((reg["lhs"] == lhs).sum() < 2) or ((reg["rhs"] == rhs).sum() < 2):
+                continue
+            var = pt[(pt["op"] == "~~") & (pt["lhs"] == lhs) & (pt["rhs"] == lhs)]
+            if len(var) != 1:
+                continue
+            members.append(((lhs, rhs), k - 1, int(var.index[0])))
+        if not members:
+            return {}
+        fast = FastML(model)
+        mom = Moments(stats.n, stats.cov, stats.mean)
+        theta0 = np.asarray(result.theta, dtype=float)
+        _f, _g, info = fast.value_grad_info(theta0, mom)
+        H = np.linalg.inv(2.0 * info)
+        B, npar = len(members), theta0.size
+        starts = np.broadcast_to(theta0, (B, npar)).copy()
+        mask = np.ones((B, npar), dtype=bool)
+        H0 = np.empty((B, npar, npar))
+        for b, (_path, j, _row) in enumerate(members):
+            starts[b, j] = 0.0
+            mask[b, j] = False
+            h = H[:, j]
+            H0[b] = H - np.outer(h, h) / h[j]          # the inverse of the block without j, zeros at j
+            H0[b, j, :] = 0.0
+            H0[b, :, j] = 0.0
+        batch = BatchMoments(stats.n, [np.repeat(np.asarray(c)[None], B, axis=0) for c in stats.cov],
+                             [np.repeat(np.asarray(m)[None], B, axis=0) for m in stats.mean])
+        thetas, ok = fast.fit_quasi_newton_batch(batch, starts, H0, maxit=300, gtol=1e-9, free=mask)
+        out = {}
+        if ok.any():
+            idx = np.flatnonzero(ok)
+            row_pos = {r: i for i, r in enumerate(pt.index)}
+            _values, std, _improper = fast.solution_batch(thetas[idx], batch.subset(idx))
+            for i, b in enumerate(idx):
+                path, _j, vrow = members[b]
+                out[path] = float(1.0 - std[i, row_pos[vrow]])
+        return out
+    except Exception:  # noqa: BLE001 - any case the batch does not cover is refitted one at a time
+        return {}
+
+
 def f2_size(f2: float) -> str:
     """Cohen's (1988) label: ``negligible`` below .02, ``small`` from .02, ``medium`` .15, ``large`` .35."""
     if not np.isfinite(f2):
@@ -173,12 +245,16 @@ def effect_sizes(model: str, data: pd.DataFrame, *, result=None, estimator: str 
     if "group" in reg.columns:
         reg = reg[reg["group"] == reg["group"].min()]
     rows = []
+    batched = (_batched_r2(result, [(str(a), str(b)) for a, b in zip(reg["lhs"], reg["rhs"])])
+               if information == "expected" else {})
     for _, r in reg.iterrows():
         lhs, rhs = str(r["lhs"]), str(r["rhs"])
         incl = _r2_of(result, lhs)
         reduced, label = drop_path(model, lhs, rhs)
         still = any(_is_regression(ln) and _REG.match(ln).group(1) == lhs for ln in _logical_lines(reduced))
-        if still:
+        if still and (lhs, rhs) in batched:
+            excl = batched[(lhs, rhs)]
+        elif still:
             import warnings
 
             from ..exceptions import SemCocreateWarning

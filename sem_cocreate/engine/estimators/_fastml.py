@@ -487,24 +487,37 @@ class FastML:
             cache[g] = K
         return cache[g]
 
-    def fit_quasi_newton_batch(self, batch, start, hess_inv0, *, maxit: int = 60, gtol: float = 1e-6):
+    def fit_quasi_newton_batch(self, batch, start, hess_inv0, *, maxit: int = 60, gtol: float = 1e-6,
+                               free=None):
         """:meth:`fit_quasi_newton` for B samples at once; returns (thetas (B, npar), converged (B,)).
 
         Each sample keeps its own iterate, step length and BFGS history; the inverse-Hessian
         approximation is applied by the two-loop recursion over the whole history, started from
         ``hess_inv0`` (so the iterates are those of full BFGS, without B dense npar x npar matrices).
         Only the samples not yet converged are evaluated in later iterations.
+
+        ``start`` is one vector (npar,) or one per member (B, npar); ``hess_inv0`` one matrix or one per
+        member (B, npar, npar). ``free`` (B, npar) bool, optional: member b keeps the parameters where
+        ``free[b]`` is False at their starting values (its gradient there is ignored; its ``hess_inv0[b]``
+        must then have zero rows and columns for them, as the inverse of the free block embedded in zeros).
         """
         B = batch.size
-        npar = start.size
-        theta = np.broadcast_to(np.asarray(start, float), (B, npar)).copy()
+        start = np.asarray(start, float)
+        npar = start.shape[-1]
+        theta = np.broadcast_to(start, (B, npar)).copy()
         S_h = np.zeros((maxit, B, npar))
         Y_h = np.zeros((maxit, B, npar))
         rho_h = np.zeros((maxit, B))
-        f, g = self.value_grad_batch(theta, batch)
+        mask = None if free is None else np.asarray(free, dtype=float)
+        value_grad = self.value_grad_batch
+        if mask is not None:
+            def value_grad(th, bt, _members=None):
+                fv, gv = self.value_grad_batch(th, bt)
+                return fv, gv * (mask if _members is None else mask[_members])
+        f, g = value_grad(theta, batch)
         done = np.zeros(B, dtype=bool)
         failed = ~np.isfinite(f)
-        H0T = hess_inv0.T
+        H0T = hess_inv0.transpose(0, 2, 1) if hess_inv0.ndim == 3 else hess_inv0.T
         for it in range(maxit):
             gmax = np.max(np.abs(g), axis=1) if npar else np.zeros(B)
             done |= (gmax < gtol) & ~failed
@@ -513,16 +526,18 @@ class FastML:
             if act.size == 0:
                 break
             ga = g[act]
-            step = _two_loop(ga, S_h[:it, act], Y_h[:it, act], rho_h[:it, act], H0T)
+            H0a = H0T[act] if H0T.ndim == 3 else H0T
+            step = _two_loop(ga, S_h[:it, act], Y_h[:it, act], rho_h[:it, act], H0a)
             slope = (step * ga).sum(axis=1)
             reset = ~(np.isfinite(slope) & (slope > 0))
             if reset.any():                                 # forget the history of these samples
                 rho_h[:, act[reset]] = 0.0
-                step[reset] = ga[reset] @ H0T
+                step[reset] = _apply_h0(ga[reset], H0a[reset] if H0a.ndim == 3 else H0a)
                 slope[reset] = (step[reset] * ga[reset]).sum(axis=1)
             t = np.ones(act.size)
             cand = theta[act] - step
-            fc, gc = self.value_grad_batch(cand, batch.subset(act))
+            fc, gc = (value_grad(cand, batch.subset(act), act) if mask is not None
+                      else value_grad(cand, batch.subset(act)))
             small = gmax[act] < 1e-6
             floor = -1e-13 * np.maximum(1.0, np.abs(f[act]))
             for _ls in range(30):
@@ -533,7 +548,8 @@ class FastML:
                 redo = np.flatnonzero(~okm)
                 t[redo] *= 0.5
                 cand[redo] = theta[act[redo]] - t[redo, None] * step[redo]
-                fc[redo], gc[redo] = self.value_grad_batch(cand[redo], batch.subset(act[redo]))
+                fc[redo], gc[redo] = (value_grad(cand[redo], batch.subset(act[redo]), act[redo]) if mask is not None
+                                      else value_grad(cand[redo], batch.subset(act[redo])))
             stalled = act[~okm]
             done[stalled] = gmax[stalled] < 1e-6
             failed[stalled] |= ~done[stalled]
@@ -742,11 +758,16 @@ def _two_loop(grad, S_h, Y_h, rho_h, H0T):
     for i in range(k - 1, -1, -1):
         alpha[i] = rho_h[i] * (S_h[i] * q).sum(axis=1)
         q -= alpha[i][:, None] * Y_h[i]
-    r = q @ H0T
+    r = _apply_h0(q, H0T)
     for i in range(k):
         beta = rho_h[i] * (Y_h[i] * r).sum(axis=1)
         r += (alpha[i] - beta)[:, None] * S_h[i]
     return r
+
+
+def _apply_h0(q, H0T):
+    """Rows of ``q`` times the starting inverse Hessian (transposed): one matrix, or one per row."""
+    return np.einsum("bi,bij->bj", q, H0T) if H0T.ndim == 3 else q @ H0T
 
 
 def _inverse_i_minus(Bm, order):
