@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import weakref
+
 import numpy as np
 
 from .linalg import NotPositiveDefinite, chol_inv_logdet as _chol_inv_logdet, logdet as _logdet  # noqa: F401
@@ -139,15 +141,55 @@ def _ml_functions(model, stats):
     checks against them to 1e-9 for single- and multi-group, fixed.x and mean-structure models. A model
     FastML cannot represent falls back to the general formulas.
     """
+    fast = _fast_formulas(model)
     try:
-        from .estimators._fastml import FastML, Moments
+        from .estimators._fastml import Moments
+
+        mom = Moments(stats.n, stats.cov, stats.mean)
+    except Exception:  # noqa: BLE001 - moments the fast formulas do not take use the general ones
+        fast = None
+    if fast is None:
+        return (lambda th: ml_value(model, th, stats)), (lambda th: ml_value_grad_info(model, th, stats))
+    return (lambda th: fast.value(th, mom)), (lambda th: fast.value_grad_info(th, mom))   # value: inf if not PD
+
+
+_FAST = weakref.WeakKeyDictionary()       # RAMModel -> its FastML (or None: not representable)
+
+
+def _fast_formulas(model):
+    """The closed-form ML formulas of ``model`` (:class:`FastML`), built once per model object; ``None``
+    for a model they do not represent. Kept beside the model, not in it (a pickled model stays small)."""
+    try:
+        return _FAST[model]
+    except (KeyError, TypeError):
+        pass
+    try:
+        from .estimators._fastml import FastML
 
         fast = FastML(model)
-        mom = Moments(stats.n, stats.cov, stats.mean)
     except Exception:  # noqa: BLE001 - any model the fast formulas do not cover uses the general ones
-        return (lambda th: ml_value(model, th, stats)), (lambda th: ml_value_grad_info(model, th, stats))
+        fast = None
+    try:
+        _FAST[model] = fast
+    except TypeError:
+        pass
+    return fast
 
-    return (lambda th: fast.value(th, mom)), (lambda th: fast.value_grad_info(th, mom))   # value: inf if not PD
+
+def expected_information(model, theta, stats) -> np.ndarray:
+    """The unit expected information at ``theta`` (as :func:`ml_value_grad_info`), from the closed-form
+    formulas where they apply."""
+    fast = _fast_formulas(model)
+    if fast is not None:
+        try:
+            from .estimators._fastml import Moments
+
+            return fast.value_grad_info(np.asarray(theta, float), Moments(stats.n, stats.cov, stats.mean))[2]
+        except NotPositiveDefinite:
+            raise
+        except Exception:  # noqa: BLE001 - fall back to the general formulas below
+            pass
+    return ml_value_grad_info(model, theta, stats)[2]
 
 
 def _bfgs(model, stats, theta):

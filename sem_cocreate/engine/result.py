@@ -130,7 +130,7 @@ def prepare_data(spec: ModelSpec, data: pd.DataFrame, *, group: str | None, miss
                         "check the model syntax or the column names")
     use = data[cols + ([group] if group else [])].copy()
     for c in cols:
-        if not pd.api.types.is_numeric_dtype(use[c]):
+        if not pd.api.types.is_numeric_dtype(use[c].dtype):
             conv = pd.to_numeric(use[c], errors="coerce")
             bad = use[c][conv.isna() & use[c].notna()]
             if len(bad):
@@ -138,7 +138,8 @@ def prepare_data(spec: ModelSpec, data: pd.DataFrame, *, group: str | None, miss
                                 f"(data row {bad.index[0] + 1 if isinstance(bad.index[0], (int, np.integer)) else bad.index[0]}); "
                                 "recode it or mark it missing")
             use[c] = conv
-        use[c] = use[c].astype(float)
+    if any(use[c].dtype != np.float64 for c in cols):
+        use[cols] = use[cols].astype(float)
     if group:
         use = use[use[group].notna()]
     n_before = len(use)
@@ -218,7 +219,7 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     from ._distributions import norm
 
     from .defined import DefinedParameters
-    from .estimate import ml_value_grad_info
+    from .estimate import expected_information
     from .fitindices import fit_measures
     from .standardize import standardize
 
@@ -228,7 +229,7 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     implied = model.implied(theta)
     identified = True
     if vcov is None:
-        _, _, info = ml_value_grad_info(model, theta, stats)
+        info = expected_information(model, theta, stats)
         vcov_unit, identified, msg = information_checks(info, npar)
         if not identified:
             notes.append(msg)
