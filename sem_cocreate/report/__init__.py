@@ -43,29 +43,7 @@ def report_filename(fmt: str, lang: str, *, first: bool = False) -> str:
     return f"report.{fmt}" if lang == "en" else f"report.{lang}.{fmt}"
 
 
-def start_figures(out_dir, *, jobs: int | None = None):
-    """Start drawing the figures of a results folder that so far holds the tables they are drawn from
-    (``estimates.csv``, and ``r2``, ``indirect``, ``invariance`` where the study has them): with a second
-    CPU the background worker draws them while the caller writes the rest of the folder. Pass the
-    returned object to :func:`render_report` (``figures=``), which waits for it."""
-    from ..inference.parallel import share_work
-    from .figures import planned_figures
-    from .folder import figure_tables
-
-    tables = figure_tables(out_dir)
-    planned = planned_figures(Path(out_dir), **tables)
-    drawing = share_work(_draw_figure, [(Path(out_dir), tables, stem) for stem in planned], jobs=jobs,
-                         in_flight=max(1, len(planned)))
-    return _Drawing(Path(out_dir), planned, drawing)
-
-
-class _Drawing:
-    def __init__(self, path, planned, shared):
-        self.path, self.planned, self.shared = path, planned, shared
-
-
-def render_report(out_dir, *, formats=("html", "md"), langs=("en",), jobs: int | None = None,
-                  figures=None) -> list[Path]:
+def render_report(out_dir, *, formats=("html", "md"), langs=("en",), jobs: int | None = None) -> list[Path]:
     """Write the report of a results folder in the requested formats and languages.
 
     Parameters
@@ -79,9 +57,6 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",), jobs: int |
     jobs : int, optional
         With a second CPU (the default) the figures are drawn in the background worker while the reports
         are composed here; ``1`` draws them in this process.
-    figures : optional
-        The figures already being drawn (:func:`start_figures` on this folder); drawn here otherwise
-        (and also when the finished folder plans other figures than it).
 
     Returns
     -------
@@ -121,14 +96,8 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",), jobs: int |
     folder = read_results_folder(out_dir)
     tables = dict(estimates=folder.estimates, r2=folder.r2, indirect=folder.indirect, invariance=folder.invariance)
     planned = planned_figures(folder.path, **tables)
-    if figures is not None and Path(figures.path) == Path(folder.path) and figures.planned == planned:
-        drawing = figures.shared
-    else:
-        if figures is not None:
-            figures.shared.result()           # (its files are drawn again below, from the whole folder)
-        # one task per figure, shared between the background worker and this process
-        drawing = share_work(_draw_figure, [(folder.path, tables, stem) for stem in planned], jobs=jobs,
-                             in_flight=1)
+    # one task per figure, shared between the background worker and this process
+    drawing = share_work(_draw_figure, [(folder.path, tables, stem) for stem in planned], jobs=jobs, in_flight=1)
     # the reports are composed meanwhile, with the figures they will have
     folder = dataclasses.replace(folder, figures=planned)
     reports = [build_report(folder, lang=lang) for lang in langs]
@@ -164,4 +133,4 @@ def _draw_figure(path, tables, stem):
     return write_figures(path, **tables, only=stem)
 
 
-__all__ = ["render_report", "start_figures", "report_filename", "FORMATS", "LANGS"]
+__all__ = ["render_report", "report_filename", "FORMATS", "LANGS"]

@@ -86,32 +86,6 @@ def _json(path: Path) -> Any:
                              "results folder") from None
 
 
-def _estimates(path: Path) -> pd.DataFrame:
-    estimates = _csv(path / result_path("estimates"))
-    missing_cols = {"lhs", "op", "rhs", "est"} - set(estimates.columns)
-    if missing_cols:
-        raise InputFileError(f"{path / result_path('estimates')}: lacks column(s) {', '.join(sorted(missing_cols))}; "
-                             "expected lavaan parameterEstimates() columns")
-    for col in ("label", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all"):
-        if col not in estimates.columns:
-            estimates[col] = float("nan") if col != "label" else ""
-    return estimates
-
-
-FIGURE_TABLES = ("estimates", "r2", "indirect", "invariance")
-
-
-def figure_tables(out_dir) -> dict:
-    """The tables the figures are drawn from (:data:`FIGURE_TABLES`), read as :func:`read_results_folder`
-    reads them; the folder needs only these files (written first, the figures drawn meanwhile)."""
-    path = Path(out_dir)
-    out = {"estimates": _estimates(path)}
-    for key in FIGURE_TABLES[1:]:
-        p = path / result_path(key)
-        out[key] = _csv(p) if p.is_file() else None
-    return out
-
-
 def read_results_folder(out_dir) -> ResultsFolder:
     """Read every file the report uses from a results folder.
 
@@ -146,7 +120,14 @@ def read_results_folder(out_dir) -> ResultsFolder:
         p = path / result_path(key)
         return _json(p) if p.is_file() else None
 
-    estimates = _estimates(path)
+    estimates = _csv(path / result_path("estimates"))
+    missing_cols = {"lhs", "op", "rhs", "est"} - set(estimates.columns)
+    if missing_cols:
+        raise InputFileError(f"{path / result_path('estimates')}: lacks column(s) {', '.join(sorted(missing_cols))}; "
+                             "expected lavaan parameterEstimates() columns")
+    for col in ("label", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all"):
+        if col not in estimates.columns:
+            estimates[col] = float("nan") if col != "label" else ""
     fit = _json(path / result_path("fit"))
     model = path / result_path("model")
     return _checked(path, ResultsFolder(

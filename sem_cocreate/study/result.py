@@ -103,19 +103,10 @@ class StudyResult:
             written.extend(p.name for p in paths)
         F.write_result(out_dir, "model", self.model.syntax)
         written.append(F.result_path("model"))
-        from ..report import render_report, start_figures
-        from ..report.folder import FIGURE_TABLES
-
-        # the figures' tables first: the figures are drawn (background worker) while the rest is written
-        for key in FIGURE_TABLES:
-            if self.tables.get(key) is not None:
-                F.write_result(out_dir, key, self.tables[key])
-        figures = start_figures(out_dir, jobs=o.jobs) if self.tables.get("estimates") is not None else None
         for key, obj in self.tables.items():
             if obj is None:
                 continue
-            if key not in FIGURE_TABLES:
-                F.write_result(out_dir, key, obj)
+            F.write_result(out_dir, key, obj)
             written.append(F.result_path(key))
         F.write_result(out_dir, "notes", self.notes_json())
         written.append(F.result_path("notes"))
@@ -123,5 +114,7 @@ class StudyResult:
                                     inputs=input_files, started=self.started, options=o.manifest_options(),
                                     files=written)
         F.write_result(out_dir, "manifest", manifest)
+        from ..report import render_report
+
         return render_report(out_dir, formats=list(formats or o.formats), langs=list(langs or o.langs),
-                             jobs=o.jobs, figures=figures)
+                             jobs=o.jobs)
