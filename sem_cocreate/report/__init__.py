@@ -43,7 +43,26 @@ def report_filename(fmt: str, lang: str, *, first: bool = False) -> str:
     return f"report.{fmt}" if lang == "en" else f"report.{lang}.{fmt}"
 
 
-def render_report(out_dir, *, formats=("html", "md"), langs=("en",), jobs: int | None = None) -> list[Path]:
+def start_figures(*, jobs: int | None = None, only=None, **tables) -> dict:
+    """Start drawing the figures of a study's tables (``estimates``, ``r2``, ``indirect``, ``invariance``,
+    as the results folder will hold them): with a second CPU the background worker draws them while this
+    process goes on. Returns ``{stem: job}`` (``only``: just those stems) for :func:`render_report`'s
+    ``figures``; a job not started by the worker when it is needed is drawn in this process."""
+    from ..inference.parallel import share_work
+    from .figures import figure_stems
+
+    stems = [s for s in figure_stems(**tables) if only is None or s in only]
+    return {stem: share_work(_draw_bytes, [(stem, tables)], jobs=jobs, in_flight=1) for stem in stems}
+
+
+def _draw_bytes(stem, tables):
+    from .figures import draw_figure
+
+    return draw_figure(stem, **tables)
+
+
+def render_report(out_dir, *, formats=("html", "md"), langs=("en",), jobs: int | None = None,
+                  figures: dict | None = None) -> list[Path]:
     """Write the report of a results folder in the requested formats and languages.
 
     Parameters
@@ -57,6 +76,9 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",), jobs: int |
     jobs : int, optional
         With a second CPU (the default) the figures are drawn in the background worker while the reports
         are composed here; ``1`` draws them in this process.
+    figures : dict, optional
+        The figures already being drawn from the study's own tables (:func:`start_figures`); used when
+        they are the figures this folder gets, drawn here otherwise.
 
     Returns
     -------
@@ -96,12 +118,22 @@ def render_report(out_dir, *, formats=("html", "md"), langs=("en",), jobs: int |
     folder = read_results_folder(out_dir)
     tables = dict(estimates=folder.estimates, r2=folder.r2, indirect=folder.indirect, invariance=folder.invariance)
     planned = planned_figures(folder.path, **tables)
-    # one task per figure, shared between the background worker and this process
-    drawing = share_work(_draw_figure, [(folder.path, tables, stem) for stem in planned], jobs=jobs, in_flight=1)
+    if figures is not None and set(figures) == set(planned):
+        from .figures import save_drawn
+
+        drawing = None
+    else:
+        # one task per figure, shared between the background worker and this process
+        drawing = share_work(_draw_figure, [(folder.path, tables, stem) for stem in planned], jobs=jobs,
+                             in_flight=1)
     # the reports are composed meanwhile, with the figures they will have
     folder = dataclasses.replace(folder, figures=planned)
     reports = [build_report(folder, lang=lang) for lang in langs]
-    drawing.result()
+    if drawing is not None:
+        drawing.result()
+    else:
+        for stem in planned:
+            save_drawn(folder.path, stem, *figures[stem].result()[0])
     for fmt in FORMATS:                       # no stale report of a format/language not asked for
         for lang in LANGS:
             old = folder.path / report_filename(fmt, lang)
@@ -133,4 +165,4 @@ def _draw_figure(path, tables, stem):
     return write_figures(path, **tables, only=stem)
 
 
-__all__ = ["render_report", "report_filename", "FORMATS", "LANGS"]
+__all__ = ["render_report", "start_figures", "report_filename", "FORMATS", "LANGS"]

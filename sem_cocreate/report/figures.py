@@ -208,27 +208,47 @@ def invariance_figure(invariance: pd.DataFrame):
     return fig
 
 
-def _save(fig, folder: Path, stem: str) -> list[Path]:
+def _render(fig) -> tuple[str, bytes]:
+    """(SVG text, PNG bytes) of a figure, which is closed."""
     plt = _plt()
-    out = folder / FIG_DIR
-    out.mkdir(exist_ok=True)          # (two processes may draw a folder's figures at once)
-    svg, png = out / f"{stem}.svg", out / f"{stem}.png"
-    from ..files import write_bytes, write_text
-
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    write_text(svg, buf.getvalue())              # never through a symbolic link
     pbuf = io.BytesIO()
     fig.savefig(pbuf, format="png", dpi=200, bbox_inches="tight", metadata={"Software": None})
-    write_bytes(png, pbuf.getvalue())
     plt.close(fig)
-    return [svg, png]
+    return buf.getvalue(), pbuf.getvalue()
+
+
+def save_drawn(folder, stem: str, svg: str, png: bytes) -> list[Path]:
+    """Write a drawn figure (:func:`draw_figure`) as ``figures/<stem>.svg`` and ``.png``."""
+    from ..files import write_bytes, write_text
+
+    out = Path(folder) / FIG_DIR
+    out.mkdir(exist_ok=True)          # (two processes may draw a folder's figures at once)
+    svg_path, png_path = out / f"{stem}.svg", out / f"{stem}.png"
+    write_text(svg_path, svg)         # never through a symbolic link
+    write_bytes(png_path, png)
+    return [svg_path, png_path]
+
+
+def _save(fig, folder: Path, stem: str) -> list[Path]:
+    return save_drawn(folder, stem, *_render(fig))
+
+
+def draw_figure(stem: str, *, estimates=None, r2=None, indirect=None, invariance=None) -> tuple[str, bytes]:
+    """(SVG text, PNG bytes) of one figure (a stem :func:`figure_stems` gives for these tables)."""
+    return _render(_figure_makers(estimates, r2, indirect, invariance)[stem]())
+
+
+def figure_stems(*, estimates=None, r2=None, indirect=None, invariance=None) -> list[str]:
+    """The figures these tables give (stems, in the report's order); nothing is drawn."""
+    return list(_figure_makers(estimates, r2, indirect, invariance))
 
 
 def _figure_makers(estimates, r2, indirect, invariance) -> dict:
     """The figures a results folder gets, stem -> a function drawing it (nothing is drawn here)."""
     makers = {}
-    if (estimates["op"] == "~").any():
+    if estimates is not None and (estimates["op"] == "~").any():
         r2d = None
         if r2 is not None and len(r2):
             r2d = dict(zip(r2["variable"].astype(str), r2["r2"].astype(float)))

@@ -37,6 +37,8 @@ class StudyResult:
         Results-file key -> DataFrame / dict / str (see ``sem_cocreate.files.RESULT_FILES``).
     notes : tuple of Note
         Every note and captured warning, with the model or analysis it concerns.
+    figures : Mapping[str, object]
+        The report's figures, being drawn from these tables (:func:`sem_cocreate.report.start_figures`).
     """
 
     options: StudyOptions
@@ -49,6 +51,7 @@ class StudyResult:
     started: datetime
     simulated: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    figures: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:
@@ -117,4 +120,4 @@ class StudyResult:
         from ..report import render_report
 
         return render_report(out_dir, formats=list(formats or o.formats), langs=list(langs or o.langs),
-                             jobs=o.jobs)
+                             jobs=o.jobs, figures=dict(self.figures) or None)

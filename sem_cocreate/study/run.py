@@ -86,6 +86,11 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
             run_in_background(warm_up, jobs=options.jobs)     # (deferred, i.e. never run, with --jobs N)
         quality = step_measurement.measurement_quality(options, inputs, fits, log)
         groups = step_groups.group_comparisons(options, inputs, choice, fits, log)
+        from ..report import start_figures
+
+        fig_jobs = options.jobs if options.scheduler is None else 1
+        # the invariance figure is drawn in the worker meanwhile (the others once their tables are final)
+        figures = start_figures(invariance=groups.get("invariance"), only=("invariance_fit",), jobs=fig_jobs)
         from .step_compare import compare_competing
 
         groups.update(compare_competing(options, inputs, choice, fits, log))
@@ -109,9 +114,12 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
     tables.update(groups)
     tables.update(diagnostics)
     tables.update(paper)
+    figures.update(start_figures(estimates=tables["estimates"], r2=tables["r2"], indirect=tables["indirect"],
+                                 invariance=tables.get("invariance"), jobs=fig_jobs,
+                                 only=("path_diagram", "indirect_effects")))
     return StudyResult(options=options, inputs=inputs, model=choice, result=result, measurement=fits.measurement,
                        tables=tables, notes=log.frozen(), started=started,
-                       simulated=step_inputs.is_simulated(inputs.data_path))
+                       simulated=step_inputs.is_simulated(inputs.data_path), figures=figures)
 
 
 def _fit_dict(result) -> dict:
