@@ -387,12 +387,18 @@ def write_csv(path, df, *, index: bool | None = None) -> Path:
     first column ``construct`` unless ``index`` says otherwise."""
     import pandas as pd
 
+    return write_text(path, csv_text(df, index=index))
+
+
+def csv_text(df, *, index: bool | None = None) -> str:
+    """The text :func:`write_csv` writes for a table."""
+    import pandas as pd
+
     if index is None:
         index = not isinstance(df.index, pd.RangeIndex)
     if index and df.index.name is None:
         df = df.rename_axis("construct")
-    text = _whole_floats_as_int(inert_frame(df)).to_csv(index=index, float_format="%.10g", lineterminator="\n")
-    return write_text(path, text)
+    return _whole_floats_as_int(inert_frame(df)).to_csv(index=index, float_format="%.10g", lineterminator="\n")
 
 
 def _whole_floats_as_int(df):

@@ -78,6 +78,13 @@ def test_run_study_from_python_is_the_fit_command(tmp_path):
     notes = json.loads((tmp_path / "out" / "notes.json").read_text())
     assert all({"topic", "message", "level"} <= set(e) for e in notes["entries"])
     assert (tmp_path / "out" / "manifest.json").is_file()
+    # the figures were drawn from the study's own tables: the same bytes as drawn again from the folder
+    from sem_cocreate.report import render_report
+
+    drawn = {p.name: p.read_bytes() for p in (tmp_path / "out" / "figures").iterdir()}
+    assert {"path_diagram.svg", "path_diagram.png", "indirect_effects.svg", "invariance_fit.png"} <= set(drawn)
+    render_report(tmp_path / "out", formats=("md",), langs=("en",), jobs=1)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out" / "figures").iterdir()} == drawn
 
 
 def test_run_study_rejects_bad_options_in_one_line():

@@ -50,7 +50,9 @@ def start_figures(*, jobs: int | None = None, only=None, **tables) -> dict:
     ``figures``; a job not started by the worker when it is needed is drawn in this process."""
     from ..inference.parallel import share_work
     from .figures import figure_stems
+    from .folder import as_read
 
+    tables = {key: as_read(key, table) for key, table in tables.items()}
     stems = [s for s in figure_stems(**tables) if only is None or s in only]
     return {stem: share_work(_draw_bytes, [(stem, tables)], jobs=jobs, in_flight=1) for stem in stems}
 

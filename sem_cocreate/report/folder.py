@@ -86,6 +86,26 @@ def _json(path: Path) -> Any:
                              "results folder") from None
 
 
+def _complete_estimates(estimates: pd.DataFrame) -> pd.DataFrame:
+    for col in ("label", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all"):
+        if col not in estimates.columns:
+            estimates[col] = float("nan") if col != "label" else ""
+    return estimates
+
+
+def as_read(key: str, table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """A study's table as :func:`read_results_folder` will read it back from its CSV file (the same text
+    written and parsed): what is drawn from it equals what is drawn from the folder."""
+    if table is None:
+        return None
+    import io
+
+    from ..files import csv_text
+
+    out = pd.read_csv(io.StringIO(csv_text(table)))
+    return _complete_estimates(out) if key == "estimates" else out
+
+
 def read_results_folder(out_dir) -> ResultsFolder:
     """Read every file the report uses from a results folder.
 
@@ -125,9 +145,7 @@ def read_results_folder(out_dir) -> ResultsFolder:
     if missing_cols:
         raise InputFileError(f"{path / result_path('estimates')}: lacks column(s) {', '.join(sorted(missing_cols))}; "
                              "expected lavaan parameterEstimates() columns")
-    for col in ("label", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all"):
-        if col not in estimates.columns:
-            estimates[col] = float("nan") if col != "label" else ""
+    estimates = _complete_estimates(estimates)
     fit = _json(path / result_path("fit"))
     model = path / result_path("model")
     return _checked(path, ResultsFolder(
