@@ -252,9 +252,10 @@ class FastML:
         iU, iV = inv @ U, inv @ V
         AA, BB, AB = U.T @ iU, V.T @ iV, U.T @ iV        # (R'u).(R'u) etc. with Sigma^-1 = R R'
         M = (AA * BB + AB * AB.T) * np.outer(c, c)
-        K = np.zeros((npar, len(k)))
-        K[k, np.arange(len(k))] = 1.0
-        info = K @ M @ K.T
+        # info = K M K' with K[k_j, j] = 1: M's entries summed into the parameters' cells (O(npos^2),
+        # not the two npar x npos x npos products of multi-group models with hundreds of parameters)
+        cells = (k[:, None] * npar + k[None, :]).ravel()
+        info = np.bincount(cells, weights=M.ravel(), minlength=npar * npar).reshape(npar, npar)
         if self.meanstructure:
             dm = np.zeros((npar, self.nobs))
             if len(pa):
