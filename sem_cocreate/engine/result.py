@@ -128,23 +128,30 @@ def prepare_data(spec: ModelSpec, data: pd.DataFrame, *, group: str | None, miss
     if missing_cols:
         raise DataError(f"the data lack the model variable(s) {', '.join(missing_cols)}; "
                         "check the model syntax or the column names")
-    use = data[cols + ([group] if group else [])].copy()
+    sub, copied = data[cols], False
     for c in cols:
-        if not pd.api.types.is_numeric_dtype(use[c].dtype):
-            conv = pd.to_numeric(use[c], errors="coerce")
-            bad = use[c][conv.isna() & use[c].notna()]
+        if not pd.api.types.is_numeric_dtype(sub[c].dtype):
+            conv = pd.to_numeric(sub[c], errors="coerce")
+            bad = sub[c][conv.isna() & sub[c].notna()]
             if len(bad):
                 raise DataError(f"column {c!r} has non-numeric value {bad.iloc[0]!r} "
                                 f"(data row {bad.index[0] + 1 if isinstance(bad.index[0], (int, np.integer)) else bad.index[0]}); "
                                 "recode it or mark it missing")
-            use[c] = conv
-    if any(use[c].dtype != np.float64 for c in cols):
-        use[cols] = use[cols].astype(float)
+            if not copied:
+                sub, copied = sub.copy(), True
+            sub[c] = conv
+    # one float block (not a conversion per column), the group column beside it
+    use = pd.DataFrame(sub.to_numpy(dtype=float), index=data.index, columns=cols)
+    keep = np.ones(len(use), dtype=bool)
     if group:
-        use = use[use[group].notna()]
-    n_before = len(use)
+        if group not in cols:
+            use[group] = data[group].to_numpy()
+        keep &= data[group].notna().to_numpy()
+    n_before = int(keep.sum())
     if missing == "listwise":
-        use = use.dropna(subset=cols)
+        keep &= ~np.isnan(use[cols].to_numpy()).any(axis=1) if len(cols) else keep
+    if not keep.all():
+        use = use[keep]
     if len(use) == 0:
         raise DataError("no complete responses left for the model variables; check the data or use --missing fiml")
     frames = _group_frames(spec.groups, use, group)
