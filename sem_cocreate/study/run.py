@@ -8,8 +8,9 @@
     quality  <- step_measurement.measurement_quality         (reliability, validity, CMV)
     groups   <- step_groups.group_comparisons                (invariance, score tests, path Wald tests)
              +  step_compare.compare_competing               (competing models, mediation types)
-    paper    <- step_tables.paper_tables                     (sample profile, descriptives, VIF, f²)
     effects  <- step_mediation.mediation(pending)            (bootstrap / MC / delta intervals, hypotheses)
+    figures  <- report.start_figures                         (drawn by the worker from here on)
+    diagnostics, paper <- step_diagnostics, step_tables      (modification indices, residuals; VIF, f²)
     result   <- StudyResult(...)                             (.write() writes the folder and the report)
 
 Every warning raised on the way becomes a note saying which model or analysis it concerns
@@ -94,16 +95,20 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         from .step_compare import compare_competing
 
         groups.update(compare_competing(options, inputs, choice, fits, log))
+        effects = step_mediation.mediation(options, inputs, choice, fits, log, pending=pending)
+        result = fits.result
+        r2 = result.r2.copy()
+        if len(result.spec.groups) == 1:
+            r2 = r2.drop(columns="group")
+        # the last figures are drawn in the worker while the diagnostics and the paper's tables are computed
+        figures.update(start_figures(estimates=effects.estimates, r2=r2, indirect=effects.indirect,
+                                     invariance=groups.get("invariance"), jobs=fig_jobs,
+                                     only=("path_diagram", "indirect_effects")))
         diagnostics = step_diagnostics.diagnostics(options, fits, log)
         from . import step_tables
 
         paper = step_tables.paper_tables(options, inputs, choice, fits, quality, log)
-        effects = step_mediation.mediation(options, inputs, choice, fits, log, pending=pending)
-    result = fits.result
     tables: dict = {"estimates": effects.estimates, "fit": _fit_dict(result)}
-    r2 = result.r2.copy()
-    if len(result.spec.groups) == 1:
-        r2 = r2.drop(columns="group")
     tables["r2"] = r2
     tables["indirect"] = effects.indirect
     tables["hypotheses"] = effects.hypotheses
@@ -114,9 +119,6 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
     tables.update(groups)
     tables.update(diagnostics)
     tables.update(paper)
-    figures.update(start_figures(estimates=tables["estimates"], r2=tables["r2"], indirect=tables["indirect"],
-                                 invariance=tables.get("invariance"), jobs=fig_jobs,
-                                 only=("path_diagram", "indirect_effects")))
     return StudyResult(options=options, inputs=inputs, model=choice, result=result, measurement=fits.measurement,
                        tables=tables, notes=log.frozen(), started=started,
                        simulated=step_inputs.is_simulated(inputs.data_path), figures=figures)
