@@ -243,16 +243,24 @@ def ulmc_test(syntax: str, data: pd.DataFrame, *, fit: Callable, method_loadings
     comp = pd.DataFrame([base, _compare(base, _fit_row("ulmc", ul))]).reindex(columns=COMPARISON_COLUMNS)
     fi = _measurement_items(syntax)
 
-    def std(est: pd.DataFrame, lhs: str, rhs: str) -> float:
-        row = est[(est["op"] == "=~") & (est["lhs"] == lhs) & (est["rhs"] == rhs)]
-        return float(row["std.all"].iloc[0]) if len(row) else np.nan
+    def loadings(est: pd.DataFrame) -> dict:
+        lam = est[est["op"] == "=~"]
+        out: dict = {}
+        for key, v in zip(zip(lam["lhs"], lam["rhs"]), lam["std.all"].astype(float)):
+            out.setdefault(key, v)                     # the first row, as a filtered lookup takes it
+        return out
+
+    lam_meas, lam_ul = loadings(meas.estimates), loadings(ul.estimates)
+
+    def std(lam: dict, lhs: str, rhs: str) -> float:
+        return float(lam.get((lhs, rhs), np.nan))
 
     rows = []
     for c, items in fi.items():
         for i in items:
             if i in fi:
                 continue
-            a, b, m = std(meas.estimates, c, i), std(ul.estimates, c, i), std(ul.estimates, METHOD_FACTOR, i)
+            a, b, m = std(lam_meas, c, i), std(lam_ul, c, i), std(lam_ul, METHOD_FACTOR, i)
             rows.append({"construct": c, "item": i, "loading": a, "loading_ulmc": b, "diff": b - a,
                          "method_loading": m, "trait_share": b ** 2, "method_share": m ** 2})
     lt = pd.DataFrame(rows)

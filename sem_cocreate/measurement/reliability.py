@@ -204,13 +204,14 @@ def reliability_table(estimates: pd.DataFrame, data: pd.DataFrame, *, constructs
     s = sample_cov if sample_cov is not None else observed_cov(data, observed)
     phi = latent_cov if latent_cov is not None else _implied_latent_cov(estimates)
     all_load = estimates[estimates["op"] == "=~"]
+    var = estimates[(estimates["op"] == "~~") & (estimates["lhs"] == estimates["rhs"])].drop_duplicates("lhs")
+    resid_std = dict(zip(var["lhs"], var["std.all"].astype(float)))      # first row of each variable
     rows = []
     for c, items in fi.items():
         ld = _loadings(estimates, c).loc[items]
         lam = ld["est"].to_numpy(float)
         lam_std = ld["std.all"].to_numpy(float)
-        theta = np.array([float(estimates.loc[(estimates["op"] == "~~") & (estimates["lhs"] == i)
-                                              & (estimates["rhs"] == i), "std.all"].iloc[0]) for i in items])
+        theta = np.array([resid_std.get(i, np.nan) for i in items])
         x = data[items].apply(pd.to_numeric, errors="coerce")
         alpha = _alpha_parts(x.cov().to_numpy(float))
         ph = float(phi.loc[c, c])
