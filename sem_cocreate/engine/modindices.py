@@ -101,7 +101,6 @@ def modindices(result, *, sort: bool = True, minimum_value: float = 0.0) -> pd.D
     -----
     See the module docstring; lavaan: ``modindices()`` (``lav_object_modificationindices``).
     """
-    from .estimate import ml_value_grad_info
     from .model import RAMModel
     from .result import _fixed_x_getter
 
@@ -150,7 +149,7 @@ def modindices(result, *, sort: bool = True, minimum_value: float = 0.0) -> pd.D
     ov_index = {v: i for i, v in enumerate(spec.ov_names)}
     ext = RAMModel(ext_spec, fixed_x_values=_fixed_x_getter(stats, ov_index))
     theta_ext = np.concatenate([theta, np.array(start_fixed), np.zeros(len(new_rows))])
-    _, grad, info = ml_value_grad_info(ext, theta_ext, stats)
+    _, grad, info = _value_grad_info(ext, theta_ext, stats)
     N = stats.ntotal
     i11 = info[:npar, :npar]
     i12 = info[:npar, npar:]
@@ -206,3 +205,19 @@ def modindices(result, *, sort: bool = True, minimum_value: float = 0.0) -> pd.D
     if sort:
         table = table.sort_values("mi", ascending=False, kind="stable")
     return table[cols].reset_index(drop=True)
+
+
+def _value_grad_info(model, theta, stats):
+    """F, gradient and expected information of the extended model: the closed-form formulas
+    (:class:`~sem_cocreate.engine.estimators._fastml.FastML`) where they represent it, else the general ones."""
+    from .estimate import _fast_formulas, ml_value_grad_info
+
+    fast = _fast_formulas(model)
+    if fast is not None:
+        try:
+            from .estimators._fastml import Moments
+
+            return fast.value_grad_info(theta, Moments(stats.n, stats.cov, stats.mean))
+        except Exception:  # noqa: BLE001 - fall back to the general formulas
+            pass
+    return ml_value_grad_info(model, theta, stats)
