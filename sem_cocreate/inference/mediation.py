@@ -210,6 +210,14 @@ def _p_adjust(p: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
+def _first_rows(table: pd.DataFrame, keys: tuple[str, ...]) -> dict:
+    """``{key tuple: row dict}`` with the first row of every key."""
+    out: dict = {}
+    for row in table.to_dict("records"):
+        out.setdefault(tuple(row[k] for k in keys), row)
+    return out
+
+
 def indirect_table(result, *, estimates: pd.DataFrame | None = None, effects: pd.DataFrame | None = None,
                    method: str = "delta", n_boot: int = 0, n_failed: int = 0, level: float = 0.95,
                    std_estimates: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -268,21 +276,22 @@ def indirect_table(result, *, estimates: pd.DataFrame | None = None, effects: pd
     reg = est[est["op"] == "~"]
     if "group" in reg.columns:
         reg = reg[reg["group"] == reg["group"].min()]
+    # rows by key, each the first row of its key (as a filtered lookup's .iloc[0] takes it)
+    reg_of = _first_rows(reg, ("lhs", "rhs"))
+    defined_of = _first_rows(defined.reset_index(), ("lhs",))
+    std_def_of = _first_rows(std_defined.reset_index(), ("lhs",)) if std_defined is not None else {}
+    std_reg_of = (_first_rows(std_estimates[std_estimates["op"] == "~"], ("lhs", "rhs"))
+                  if std_estimates is not None else {})
 
     def direct_of(frm, to):
-        hit = reg[(reg["lhs"] == to) & (reg["rhs"] == frm)]
-        return None if hit.empty else hit.iloc[0]
+        return reg_of.get((to, frm))
 
     def std_cols(name, row=None):
-        if std_defined is not None and name in std_defined.index:
-            s = std_defined.loc[name]
+        s = std_def_of.get((name,)) if name is not None else None
+        if s is None and row is not None:
+            s = std_reg_of.get((row["lhs"], row["rhs"]))
+        if s is not None:
             return {"std.se": s["se"], "std.ci.lower": s["ci.lower"], "std.ci.upper": s["ci.upper"]}
-        if std_estimates is not None and row is not None:
-            hit = std_estimates[(std_estimates["op"] == "~") & (std_estimates["lhs"] == row["lhs"])
-                                & (std_estimates["rhs"] == row["rhs"])]
-            if not hit.empty:
-                s = hit.iloc[0]
-                return {"std.se": s["se"], "std.ci.lower": s["ci.lower"], "std.ci.upper": s["ci.upper"]}
         return {}
 
     base = {"method": method, "n_boot": int(n_boot), "n_failed": int(n_failed)}
@@ -290,7 +299,7 @@ def indirect_table(result, *, estimates: pd.DataFrame | None = None, effects: pd
     for e in effects.to_dict("records"):
         name, kind = e["name"], e["kind"]
         frm, to, through = e["from"], e["to"], e["through"]
-        d = defined.loc[name]
+        d = defined_of[(name,)]
         rows.append({"name": name, "path": _path_text(kind, frm, to, through), "est": d["est"], "se": d["se"],
                      "ci.lower": d["ci.lower"], "ci.upper": d["ci.upper"], **base, "kind": kind, "from": frm,
                      "to": to, "through": through, "std.all": d.get("std.all", np.nan), "pvalue": d["pvalue"],
