@@ -343,14 +343,15 @@ def item_total_warnings(data: pd.DataFrame, instrument: Instrument) -> list[dict
         ids = [it.id for it in c.items if it.id in data.columns]
         if len(ids) < 3:
             continue
-        x = data[ids].apply(pd.to_numeric, errors="coerce").astype(float)
-        for it in ids:
-            rest = x.drop(columns=it).sum(axis=1, min_count=len(ids) - 1)
-            ok = x[it].notna() & rest.notna()
-            if ok.sum() < 30:                                # too few pairs to judge a sign
-                continue
-            a, b = x.loc[ok, it].to_numpy(), rest[ok].to_numpy()
-            if a.std() == 0 or b.std() == 0:
+        X = data[ids].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        # an item and the sum of all the others are a complete pair exactly where the row is complete
+        Xc = X[~np.isnan(X).any(axis=1)]
+        if Xc.shape[0] < 30:                                 # too few pairs to judge a sign
+            continue
+        rest_all = Xc.sum(axis=1)[:, None] - Xc              # column j: the sum of the other items
+        for j, it in enumerate(ids):
+            a, b = Xc[:, j], rest_all[:, j]
+            if np.ptp(a) == 0 or np.ptp(b) == 0:
                 continue
             r = float(np.corrcoef(a, b)[0, 1])
             if r < 0:
