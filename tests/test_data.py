@@ -546,3 +546,19 @@ def test_spreadsheet_error_cells_are_missing_and_counted(tmp_path, ext):
         assert pd.isna(r.data.iloc[row][col])
     blank = pd.read_csv(FIX / "plain_utf8.csv", dtype=str, keep_default_na=False)[[a, b]].eq("").sum()
     assert r.data[a].isna().sum() == blank[a] + 1 and r.data[b].isna().sum() == blank[b] + 2
+
+
+_CELLS = st.sampled_from(["", " ", "1", " 2 ", "3.5", "abc", "nan", "1e3", "-0", "(跳过)", "inf", "1_0", "0x1",
+                          " 4", "#N/A"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_CELLS, min_size=3, max_size=3), min_size=1, max_size=15))
+def test_whole_table_numeric_conversion_equals_column_by_column(rows):
+    """The table-at-once conversion of an all-text export gives what converting each column does."""
+    from sem_cocreate.survey.readers import _soft_numeric, _soft_numeric_table
+
+    body = pd.DataFrame(rows, columns=["a", "b", "c"]).astype(str)
+    body.index = pd.RangeIndex(1, len(body) + 1, name="row")
+    expected = pd.DataFrame({n: _soft_numeric(body[n]) for n in body.columns}, index=body.index)
+    pd.testing.assert_frame_equal(_soft_numeric_table(body), expected)

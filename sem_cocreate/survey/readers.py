@@ -284,6 +284,32 @@ def _soft_numeric(col: pd.Series) -> pd.Series:
     return out
 
 
+def _soft_numeric_table(body: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_soft_numeric` of every column of an all-text table at once: each distinct cell text of the
+    whole table is stripped and parsed once (``pd.to_numeric``), then every column is numbers (empty cells
+    missing) when all its non-empty cells are, else its stripped texts. Same values as column by column."""
+    if body.shape[1] == 0 or body.shape[0] == 0:
+        return pd.DataFrame({n: _soft_numeric(body[n]) for n in body.columns}, index=body.index)
+    V = body.to_numpy(dtype=object)
+    codes, uniq = pd.factorize(V.ravel(), use_na_sentinel=False)
+    if not all(isinstance(u, str) for u in uniq):          # (not an all-text table: column by column)
+        return pd.DataFrame({n: _soft_numeric(body[n]) for n in body.columns}, index=body.index)
+    stripped = np.array([u.strip() for u in uniq], dtype=object)
+    empty_u = stripped == ""
+    num_u = pd.to_numeric(pd.Series(stripped, dtype=object), errors="coerce").to_numpy(dtype=float)
+    C = codes.reshape(V.shape)
+    empty = empty_u[C]
+    text = ~empty & np.isnan(num_u[C])                    # a non-empty cell that is not a number
+    numeric_col = ~text.any(axis=0)
+    out = {}
+    for j, name in enumerate(body.columns):
+        if numeric_col[j]:
+            out[name] = pd.Series(np.where(empty[:, j], np.nan, num_u[C[:, j]]), index=body.index, dtype=float)
+        else:
+            out[name] = pd.Series(stripped[C[:, j]], index=body.index, dtype=object)
+    return pd.DataFrame(out, index=body.index)
+
+
 def _table_to_raw(table: pd.DataFrame, *, source_format: str, notes: list[str]) -> _Raw:
     """Header detection (plain, Qualtrics 3-row, Wenjuanxing) on an all-string table."""
     if table.shape[0] == 0:
@@ -324,7 +350,7 @@ def _table_to_raw(table: pd.DataFrame, *, source_format: str, notes: list[str]) 
         source_format = "wenjuanxing"
         notes.append("Wenjuanxing (问卷星) export: metadata columns " +
                      ", ".join(m for m in _WJX_META if m in names))
-    frame = pd.DataFrame({n: _soft_numeric(body[n]) for n in names}, index=body.index)
+    frame = _soft_numeric_table(body)
     if is_qualtrics and "Finished" in frame.columns:
         unfinished = frame["Finished"].astype(str).str.strip().str.lower().isin(["0", "0.0", "false"])
         if unfinished.any():
