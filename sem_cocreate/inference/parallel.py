@@ -364,6 +364,20 @@ def background_alive() -> bool:
     return bool(ex is not None and not getattr(ex, "_broken", False) and any(p.is_alive() for p in procs.values()))
 
 
+def start_background(*modules: str, jobs: int | None = None) -> None:
+    """Start the background worker now, importing ``modules``, so that it is up when the first shared job
+    comes (a worker needs about a second to start: interpreter, numpy, pandas, scipy, this package).
+    Nothing with an explicit ``jobs`` or a single CPU (no background worker is used then)."""
+    if jobs is not None or resolve_jobs(None) < 2:
+        return
+    submit_background(_ready_all, [modules])
+
+
+def _ready_all(*modules: str) -> None:
+    for module in modules:
+        _ready(module)
+
+
 def _ready(module: str) -> None:
     import importlib
 

@@ -75,6 +75,11 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
 
     # small dense matrices everywhere: one BLAS thread is faster than several (and workers are parallel)
     with threadpool_limits(limits=1, user_api="blas"):
+        if options.scheduler is None:
+            from ..inference.parallel import start_background
+
+            # the worker starts while the data are read and the models fitted: it is up for the bootstrap
+            start_background("sem_cocreate.inference.bootstrap", "sem_cocreate.engine.fit", jobs=options.jobs)
         inputs = step_inputs.read_inputs(options, log)
         choice = step_model.choose_model(options, inputs)
         fits = step_fit.fit_models(options, inputs, choice, log)
