@@ -423,6 +423,10 @@ def _end_workers(*, ending: bool = False) -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not interrupt the clean-up
+    if ending and hasattr(signal, "pthread_sigmask"):
+        # and blocked: a Ctrl-C pending when the interpreter ends cannot cut the exit status short (seen:
+        # status -2 after the one-line message, under load, with the background worker busy)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     # the pool's manager thread may raise while its workers are killed: the run is ending, stay quiet
     threading.excepthook = lambda _args: None
     try:

@@ -124,6 +124,10 @@ def _read_text_table(p: Path) -> tuple[pd.DataFrame, list[str]]:
         table = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
                             skip_blank_lines=True)
     except (pd.errors.ParserError, ValueError) as err:
+        if "Calling read(nbytes) on source failed" in str(err):
+            # the text is in memory and cannot fail to read: a Ctrl-C interrupted the parser (seen: a Ctrl-C
+            # during the import ended as "not a readable table", exit 2)
+            raise KeyboardInterrupt from None
         msg = " ".join(str(err).split())
         raise InputFileError(f"data file {p.name!r} is not a readable table ({msg}); export it as CSV again") from None
     return table, notes
