@@ -1,5 +1,5 @@
 #!/bin/bash
-# issue 15 round 3 (2026-12-02): same commands as benchmarks/README "Speed of the whole process"
+# issue 15 rounds 3-4 (2026-12-02): same commands as benchmarks/README "Speed of the whole process"
 # every timing line is appended to /tmp/speed_times.txt (the commands' own output goes to /dev/null)
 cd "$(dirname "$0")/.."
 T='%U %S %e %M'
@@ -12,9 +12,13 @@ for i in 1 2 3; do /usr/bin/time -a -o /tmp/speed_times.txt -f "py5000 $T" pytho
 for i in 1 2 3; do /usr/bin/time -a -o /tmp/speed_times.txt -f "study $T" python -m sem_cocreate fit --out /tmp/x --overwrite > /dev/null 2>/dev/null; done
 /usr/bin/time -a -o /tmp/speed_times.txt -f "studyj1 $T" python -m sem_cocreate fit --out /tmp/xj1 --overwrite --jobs 1 > /dev/null 2>/dev/null
 /usr/bin/time -a -o /tmp/speed_times.txt -f "Rstudy $T" Rscript benchmarks/lavaan_study_boot.R /tmp/x/model.lav /tmp/x/cleaned_data.csv > /tmp/rstudy.out
+# the same with one BLAS thread (lavaan's fastest setting here: OpenBLAS's second thread only costs time)
+OPENBLAS_NUM_THREADS=1 /usr/bin/time -a -o /tmp/speed_times.txt -f "Rstudy1 $T" Rscript benchmarks/lavaan_study_boot.R /tmp/x/model.lav /tmp/x/cleaned_data.csv > /tmp/rstudy1.out
 echo "load $(cat /proc/loadavg)"
 for N in 10000 100000; do
   [ -f /tmp/sim_$N.csv ] || python -m sem_cocreate simulate --n $N --seed 15 --roles --careless 0.05 --out /tmp/sim_$N.csv > /dev/null 2>&1
   /usr/bin/time -a -o /tmp/speed_times.txt -f "fit$N $T" python -m sem_cocreate fit --data /tmp/sim_$N.csv --bootstrap 200 --out /tmp/out$N --overwrite > /dev/null 2>/dev/null
 done
 echo "load $(cat /proc/loadavg)"
+python benchmarks/boot_floor.py med9 >> /tmp/speed_times.txt 2>/dev/null
+python benchmarks/boot_floor.py default >> /tmp/speed_times.txt 2>/dev/null
