@@ -562,3 +562,24 @@ def test_whole_table_numeric_conversion_equals_column_by_column(rows):
     body.index = pd.RangeIndex(1, len(body) + 1, name="row")
     expected = pd.DataFrame({n: _soft_numeric(body[n]) for n in body.columns}, index=body.index)
     pd.testing.assert_frame_equal(_soft_numeric_table(body), expected)
+
+
+def test_ctrl_c_inside_the_csv_parser_stays_a_ctrl_c(tmp_path, monkeypatch):
+    """pandas' C parser turns an interrupt during its read into a ParserError; the reader reports it as the
+    Ctrl-C it was, not as an unreadable file (seen under load: exit 2 instead of 130)."""
+    from sem_cocreate.survey import readers
+
+    path = tmp_path / "export.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+
+    def interrupted(*_args, **_kwargs):
+        raise pd.errors.ParserError("Error tokenizing data. C error: Calling read(nbytes) on source failed. "
+                                    "Try engine='python'.")
+
+    monkeypatch.setattr(readers.pd, "read_csv", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        readers._read_text_table(path)
+    monkeypatch.setattr(readers.pd, "read_csv", lambda *a, **k: (_ for _ in ()).throw(
+        pd.errors.ParserError("Expected 2 fields in line 3, saw 3")))
+    with pytest.raises(InputFileError, match="not a readable table"):
+        readers._read_text_table(path)
