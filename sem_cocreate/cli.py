@@ -412,7 +412,7 @@ def _finish_workers() -> None:
     """End the idle background worker of a finished command now (every result is collected): without
     this the interpreter's exit waits about half a second for it to shut down on its own."""
     if "sem_cocreate.inference.parallel" in sys.modules:
-        sys.modules["sem_cocreate.inference.parallel"].shutdown_workers()
+        sys.modules["sem_cocreate.inference.parallel"].shutdown_workers(wait=True)
 
 
 def _end_workers(*, ending: bool = False) -> None:

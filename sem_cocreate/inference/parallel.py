@@ -101,17 +101,19 @@ def _sigint_blocked_for_new_workers():
         mask(signal.SIG_SETMASK, old)
 
 
-def shutdown_workers() -> None:
+def shutdown_workers(*, wait: bool = False) -> None:
     """End every local worker process now (loky's reusable executor), without waiting for tasks.
 
-    Called by the CLI on Ctrl-C / SIGTERM so that no worker outlives the run. Creates nothing when
-    no pool exists.
+    Called by the CLI on Ctrl-C / SIGTERM so that no worker outlives the run, and with ``wait`` at the
+    end of a finished command: the pool's manager thread then also releases the pool's semaphores
+    before this process exits (without it, loky's resource tracker sometimes found one still registered
+    and printed a "leaked semlock" warning after the run). Creates nothing when no pool exists.
     """
     mod = sys.modules.get("joblib.externals.loky.reusable_executor")
     ex = getattr(mod, "_executor", None) if mod is not None else None
     if ex is not None:
         try:
-            ex.shutdown(wait=False, kill_workers=True)
+            ex.shutdown(wait=wait, kill_workers=True)
         except Exception:  # noqa: BLE001 - best effort while the process ends
             pass
 

@@ -80,16 +80,16 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
 
             # the worker starts while the data are read and the models fitted: it is up for the bootstrap
             start_background("sem_cocreate.inference.bootstrap", "sem_cocreate.engine.fit", jobs=options.jobs)
+            from ..inference.parallel import run_in_background
+            from ..report.figures import warm_up
+
+            # then matplotlib for the report's figures, while the data are still read (it would be idle)
+            run_in_background(warm_up, jobs=options.jobs)     # (deferred, i.e. never run, with --jobs N)
         inputs = step_inputs.read_inputs(options, log)
         choice = step_model.choose_model(options, inputs)
         fits = step_fit.fit_models(options, inputs, choice, log)
         # with a second CPU, the bootstrap's chunks are shared with one worker process from here on
         pending = step_mediation.start_bootstrap(options, fits, log)
-        if options.scheduler is None:      # the worker then imports matplotlib for the report's figures
-            from ..inference.parallel import run_in_background
-            from ..report.figures import warm_up
-
-            run_in_background(warm_up, jobs=options.jobs)     # (deferred, i.e. never run, with --jobs N)
         quality = step_measurement.measurement_quality(options, inputs, fits, log)
         groups = step_groups.group_comparisons(options, inputs, choice, fits, log)
         from ..report import start_figures
