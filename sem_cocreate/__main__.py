@@ -1,3 +1,3 @@
-from sem_cocreate.cli import main
+from sem_cocreate.cli import run
 
-raise SystemExit(main())
+run()

@@ -351,6 +351,19 @@ def cmd_questionnaire(args: argparse.Namespace) -> int:
     return run_questionnaire(args)
 
 
+def run() -> None:
+    """The program (``python -m sem_cocreate``, ``sem-cocreate``): :func:`main` on the process arguments,
+    then exit with its status."""
+    rc = main()
+    import gc
+
+    # the process ends here: its objects need no garbage collection, and without this freeze the
+    # interpreter's shutdown spent about 0.25 s collecting a study's 90,000 of them (measured by strace:
+    # 0.29 s from the last atexit handler to exit_group, 0.05 s with it); files are closed by then
+    gc.freeze()
+    raise SystemExit(rc)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default: the process arguments); return the exit status."""
     parser = build_parser()

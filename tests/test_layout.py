@@ -15,7 +15,7 @@ from sem_cocreate.survey._graph import find_cycle
 PKG = Path(__file__).resolve().parents[1] / "sem_cocreate"
 
 # lower number = earlier stage; a module may import from its own stage or an earlier one
-STAGE = {"exceptions": 0, "_version": 0, "files": 0, "_warnings": 0, "survey": 1, "engine": 2,
+STAGE = {"exceptions": 0, "_version": 0, "files": 0, "_warnings": 0, "_blas": 0, "survey": 1, "engine": 2,
          "measurement": 3, "inference": 3, "report": 4, "study": 5, "cli": 6, "__main__": 6, "__init__": 7}
 
 

@@ -17,6 +17,7 @@ import weakref
 import numpy as np
 
 from .linalg import NotPositiveDefinite, chol_inv_logdet as _chol_inv_logdet, logdet as _logdet  # noqa: F401
+from ._frames import frame_rows
 
 
 @dataclass
@@ -112,10 +113,13 @@ def fisher_scoring(model, stats, start, *, maxit: int = 300, gtol: float = 1e-9)
     BLAS is limited to one thread inside: for these small matrices OpenBLAS's threads cost far
     more than they give (measured 30x slower on 2 cores), and parallel callers use processes.
     """
-    from threadpoolctl import threadpool_limits
+    from .._blas import one_blas_thread
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _fisher_scoring(model, stats, start, maxit=maxit, gtol=gtol)
+
+
+INFO_REUSE = 1e-3
 
 
 def _fisher_scoring(model, stats, start, *, maxit: int, gtol: float) -> OptimResult:
@@ -123,10 +127,24 @@ def _fisher_scoring(model, stats, start, *, maxit: int, gtol: float) -> OptimRes
     if not np.isfinite(ml_value(model, theta, stats)):
         theta = _bfgs(model, stats, theta)
     value, value_grad_info = _ml_functions(model, stats)
+    last = {"at": None, "H": None, "gmax": [np.inf, np.inf]}
 
     def value_grad_hess(th):
-        f, g, info = value_grad_info(th)
-        return f, g, 2.0 * info     # the expected Hessian of F
+        # the expected Hessian of F, 2 I(theta); kept while the parameters move less than INFO_REUSE
+        # (relative) and the gradient kept shrinking fast (at least halved in the last iteration): near
+        # the optimum it changes by less than that and Fisher scoring converges as fast, without its
+        # most expensive part in the last iterations; otherwise (a model near a boundary) it is fresh
+        at, (g2, g1) = last["at"], last["gmax"]
+        if (at is not None and g1 < 0.5 * g2
+                and np.max(np.abs(th - at) / (np.abs(at) + 1.0), initial=0.0) < INFO_REUSE):
+            f, g, _ = value_grad_info(th, want_info=False)
+            H = last["H"]
+        else:
+            f, g, info = value_grad_info(th)
+            H = 2.0 * info
+            last["at"], last["H"] = np.array(th, dtype=float), H
+        last["gmax"] = [g1, float(np.max(np.abs(g), initial=0.0))]
+        return f, g, H
 
     return newton_minimize(theta, value, value_grad_hess,
                            maxit=maxit, gtol=gtol, on_stall=lambda th: _bfgs(model, stats, th))
@@ -149,8 +167,10 @@ def _ml_functions(model, stats):
     except Exception:  # noqa: BLE001 - moments the fast formulas do not take use the general ones
         fast = None
     if fast is None:
-        return (lambda th: ml_value(model, th, stats)), (lambda th: ml_value_grad_info(model, th, stats))
-    return (lambda th: fast.value(th, mom)), (lambda th: fast.value_grad_info(th, mom))   # value: inf if not PD
+        return ((lambda th: ml_value(model, th, stats)),
+                (lambda th, want_info=True: ml_value_grad_info(model, th, stats, want_info=want_info)))
+    return ((lambda th: fast.value(th, mom)),                                    # value: inf if not PD
+            (lambda th, want_info=True: fast.value_grad_info(th, mom, want_info=want_info)))
 
 
 _FAST = weakref.WeakKeyDictionary()       # RAMModel -> its FastML (or None: not representable)
@@ -214,7 +234,7 @@ def start_values(model, stats) -> np.ndarray:
     set_ = np.zeros(model.npar, dtype=bool)
     ov_index = {v: i for i, v in enumerate(model.ov)}
     lv_set = set(model.lv)
-    rows = list(pt.itertuples(index=False))
+    rows = list(frame_rows(pt))
     by_factor: dict[tuple[int, str], list] = {}
     for r in rows:
         if r.op == "=~" and r.rhs in ov_index:

@@ -97,9 +97,9 @@ def fit_sem(
                           group_equal=tuple(group_equal), group_partial=tuple(group_partial))
     frames, n_dropped = prepare_data(spec, data, group=group, missing=missing)
     # Small dense matrices: multi-threaded BLAS is slower here (30x on 2 cores for 100 x 961 GEMMs)
-    from threadpoolctl import threadpool_limits
+    from .._blas import one_blas_thread
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _dispatch(spec, frames, estimator=estimator, missing=missing, group=group,
                          n_dropped=n_dropped, start=start, raise_on_failure=raise_on_failure,
                          information=information)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._frames import frame_rows
+
 
 @dataclass
 class GroupMatrices:
@@ -46,7 +48,7 @@ class RAMModel:
             m = np.zeros(self.nvar)
             self.base.append(GroupMatrices(A, S, m))
         self.row_pos = []   # per partable row: (group, kind, i, j) or None
-        for r in pt.itertuples(index=False):
+        for r in frame_rows(pt):
             g = int(r.group) - 1
             if r.op == "=~":
                 pos = (g, "A", index[r.rhs], index[r.lhs])

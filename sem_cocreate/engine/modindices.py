@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import OptionError
+from ._frames import frame_rows
 
 MI_COLUMNS = ["lhs", "op", "rhs", "mi", "epc", "sepc.lv", "sepc.all", "sepc.nox"]
 
@@ -45,7 +46,7 @@ def _candidates(spec) -> list[tuple[str, str, str]]:
     ov_x = set(spec.ov_x)
     ov_nox = [v for v in spec.ov_names if v not in ov_x]
     present = set()
-    for r in pt.itertuples(index=False):
+    for r in frame_rows(pt):
         present.add((r.lhs, r.op, r.rhs))
         if r.op == "~~":
             present.add((r.rhs, r.op, r.lhs))

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..exceptions import DataError, FitError, FitWarning, OptionError
 from .spec import ModelSpec, build_spec
+from ._frames import frame_rows
 
 _EXPR_TOKENS = __import__("re").compile(r"\.?[A-Za-z_][A-Za-z0-9_.]*")
 
@@ -251,7 +252,7 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
         se[r] = se_free[f - 1] if f > 0 else 0.0
     # labels → values for defined parameters
     label_rows: dict[str, int] = {}
-    for r, row in enumerate(pt.itertuples(index=False)):
+    for r, row in enumerate(frame_rows(pt)):
         if row.label and row.label not in label_rows:
             label_rows[row.label] = r
         label_rows[row.plabel] = r
@@ -280,7 +281,7 @@ def assemble_result(spec, model, stats, theta, *, estimator, missing, frames, co
     zcrit = norm.ppf(0.975)
     # group.equal labels (.eq.*) are shown as lavaan shows them: the plabel of the first row
     eq_plabel = _eq_plabels(pt)
-    for r, row in enumerate(pt.itertuples(index=False)):
+    for r, row in enumerate(frame_rows(pt)):
         fixed = row.free == 0
         rows.append({
             "lhs": row.lhs, "op": row.op, "rhs": row.rhs,
@@ -364,11 +365,11 @@ def _solution_notes(spec, est, implied) -> list[str]:
     lv = set(spec.lv_names)
     var_rows = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])]
     neg = var_rows[var_rows["est"] < 0]
-    for r in neg.itertuples(index=False):
+    for r in frame_rows(neg):
         kind = "latent variance" if r.lhs in lv else "residual variance"
         notes.append(f"Heywood case: negative {kind} of {r.lhs} ({r.est:.3f})")
     load = est[(est["op"] == "=~") & (est["std.all"].abs() > 1)]
-    for r in load.itertuples(index=False):
+    for r in frame_rows(load):
         notes.append(f"Heywood case: standardized loading {r.lhs} =~ {r.rhs} is {list(r)[-1]:.3f} (> 1)")
     for g, (sigma, *_rest, full, _mf) in enumerate(implied):
         nlv = len(spec.lv_names)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import FitWarning, OptionError
+from ..engine._frames import frame_rows
 
 NOT_CONVERGED = "not converged"
 IMPROPER = "improper solution"
@@ -147,9 +148,9 @@ class _Resampler:
         self.theta0 = np.asarray(result.theta, dtype=float)
         # expected information at theta_hat does not depend on the sample moments: one inverse for all refits,
         # with one BLAS thread as the refits themselves (the same last digits however the caller set BLAS)
-        from threadpoolctl import threadpool_limits
+        from .._blas import one_blas_thread
 
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             _f, _g, info = self.fast.value_grad_info(self.theta0, self.moments([np.ones(x.shape[0]) for x in self.X]))
             try:
                 self.hess_inv0 = np.linalg.inv(2.0 * info)
@@ -193,10 +194,10 @@ class _Resampler:
 
     def run_chunk(self, task):
         """Refit the resamples ``start .. stop-1`` of ``entropy``; returns arrays and statuses."""
-        from threadpoolctl import threadpool_limits
+        from .._blas import one_blas_thread
 
         _warm_allocator()
-        with threadpool_limits(limits=1):      # small matrices: BLAS threads only cost time
+        with one_blas_thread():      # small matrices: BLAS threads only cost time
             return self._run_chunk(task)
 
     def _weights(self, entropy, b):
@@ -384,10 +385,10 @@ def _defined_from_rows(spec, values: np.ndarray) -> np.ndarray:
         return np.zeros((values.shape[0], 0))
     pt = spec.partable
     env: dict[str, np.ndarray] = {}
-    for r, row in enumerate(pt.itertuples(index=False)):
+    for r, row in enumerate(frame_rows(pt)):
         if row.label and row.label not in env:
             env[row.label] = values[:, r]
-    for r, row in enumerate(pt.itertuples(index=False)):
+    for r, row in enumerate(frame_rows(pt)):
         env[row.plabel] = values[:, r]
     out = np.empty((values.shape[0], len(spec.defined)))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -613,9 +614,9 @@ def _jackknife_acceleration(result, *, which: str) -> np.ndarray:
     """Efron's acceleration ``a = sum(L^3) / (6 (sum L^2)^1.5)``, ``L = mean(jack) - jack_i``, every row."""
     worker = _resampler(result, exclude_improper=False)
     n = sum(x.shape[0] for x in worker.X)
-    from threadpoolctl import threadpool_limits
+    from .._blas import one_blas_thread
 
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         vals, stds = worker.run_jackknife((0, n))
     rows = vals if which == "est" else stds
     ok = ~np.all(np.isnan(vals), axis=1)          # failed leave-one-out fits are left out

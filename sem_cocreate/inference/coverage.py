@@ -108,14 +108,14 @@ class _CoverageReplication:
     def __call__(self, task):
         import warnings
 
-        from threadpoolctl import threadpool_limits
+        from .._blas import one_blas_thread
 
         from ..exceptions import FitWarning
         from .bootstrap import bootstrap_draws, bootstrap_estimates, monte_carlo_estimates
 
         n, seq = task
         rows = list(self.rows)
-        with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        with one_blas_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore", FitWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             df = self.draw(n, np.random.default_rng(_child(seq, 0)))

@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..engine._frames import frame_rows
+
 COLUMNS = ["lhs", "op", "rhs", "label", "r2_included", "r2_excluded", "f2", "size"]
 _REG = re.compile(r"^\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*~(?![~])\s*(.+)$")
 
@@ -110,8 +112,8 @@ def _lean_r2(result, reduced: str, lhs: str, data) -> float | None:
             return None
         model = RAMModel(spec, fixed_x_values=_fixed_x_getter(stats, {v: i for i, v in enumerate(spec.ov_names)}))
         theta = np.asarray(start_values(model, stats), float)
-        full = {(r.lhs, r.op, r.rhs): float(r.est) for r in result.estimates.itertuples(index=False)}
-        for r in spec.partable.itertuples(index=False):
+        full = {(r.lhs, r.op, r.rhs): float(r.est) for r in frame_rows(result.estimates)}
+        for r in frame_rows(spec.partable):
             v = full.get((r.lhs, r.op, r.rhs))
             if r.free > 0 and v is not None and np.isfinite(v):
                 theta[int(r.free) - 1] = v

@@ -16,7 +16,6 @@ from typing import Any
 
 from ..exceptions import OptionError
 
-_BLAS_LIMIT = None     # the process-wide threadpool limiter of use_single_thread_blas (kept alive here)
 BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 # auto (jobs=None) runs a job in this process below this many tasks: a worker process costs 1-2 s of CPU
@@ -30,17 +29,16 @@ def use_single_thread_blas() -> None:
 
     The models' matrices are small (tens of rows): a multi-threaded BLAS spends more time waking and
     synchronising threads than computing, and parallelism comes from worker processes instead.
-    Applies ``threadpoolctl.threadpool_limits(1)`` to the libraries already loaded and sets
+    Applies ``threadpoolctl.threadpool_limits(1)`` to the libraries already loaded (kept:
+    :func:`sem_cocreate._blas.hold_one_blas_thread`) and sets
     ``OMP_NUM_THREADS`` and its relatives so that later-loaded libraries and child processes follow.
     Idempotent; R's counterpart is ``RhpcBLASctl::blas_set_num_threads(1)``.
     """
-    global _BLAS_LIMIT
+    from .._blas import hold_one_blas_thread
+
     for name in BLAS_ENV:
         os.environ[name] = "1"
-    if _BLAS_LIMIT is None:
-        from threadpoolctl import threadpool_limits
-
-        _BLAS_LIMIT = threadpool_limits(limits=1)
+    hold_one_blas_thread()
 
 
 def resolve_jobs(jobs: int | None) -> int:
@@ -63,6 +61,9 @@ def _worker_init() -> None:
     import warnings
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .._blas import hold_one_blas_thread
+
+    hold_one_blas_thread()      # (BLAS_ENV already gives one thread: no per-task threadpoolctl scans)
     # a degenerate resample (singular matrix, log of 0) is counted as failed by the caller (n_failed);
     # numpy's RuntimeWarning would reach the terminal raw from the worker's inherited stderr
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -207,10 +208,10 @@ def parallel_map(func: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int 
     bar = _progress_bar(len(tasks), desc, progress)
     try:
         if n_jobs == 1:
-            from threadpoolctl import threadpool_limits
+            from .._blas import one_blas_thread
 
             out = []
-            with threadpool_limits(limits=1):
+            with one_blas_thread():
                 for t in tasks:
                     out.append(func(t))
                     if bar is not None:
@@ -248,9 +249,9 @@ class Background:
 
     def result(self):
         if self._future is None:
-            from threadpoolctl import threadpool_limits
+            from .._blas import one_blas_thread
 
-            with threadpool_limits(limits=1):
+            with one_blas_thread():
                 return self._func(*self._args)
         return self._future.result()
 
@@ -334,9 +335,9 @@ class Shared:
             return
 
     def result(self) -> list:
-        from threadpoolctl import threadpool_limits
+        from .._blas import one_blas_thread
 
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             while True:
                 with self._lock:
                     if self._last <= self._next:

@@ -186,9 +186,9 @@ class _Replication:
 
     def __call__(self, task):
         n, seed = task
-        from threadpoolctl import threadpool_limits
+        from .._blas import one_blas_thread
 
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             df = self.draw(n, np.random.default_rng(seed))
             try:
                 res = self.fit(df, start=self.start)

@@ -71,10 +71,10 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
     started = datetime.now(timezone.utc)
     options = options.resolved()
     log = NoteLog()
-    from threadpoolctl import threadpool_limits
+    from .._blas import one_blas_thread
 
     # small dense matrices everywhere: one BLAS thread is faster than several (and workers are parallel)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         if options.scheduler is None:
             from ..inference.parallel import start_background
 

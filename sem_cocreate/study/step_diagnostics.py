@@ -47,20 +47,21 @@ def diagnostics(options: StudyOptions, fits, log: NoteLog) -> dict:
 def residual_table(mats: dict, spec) -> pd.DataFrame:
     """One row per pair (lower triangle with the diagonal) of observed variables: raw, cor, standardized."""
     groups = spec.groups
-    rows = []
     names = list(spec.ov_names)
+    # the pairs column by column: (a, b) = (names[i], names[j]) for j = 0.., i = j..
+    jj, ii = np.triu_indices(len(names))
+    lhs, rhs = np.asarray(names, dtype=object)[ii], np.asarray(names, dtype=object)[jj]
+    parts = []
     for g, label in enumerate(groups):
-        per = {t: (m if len(groups) == 1 else m[label])["cov"] for t, m in mats.items()}
-        for j, b in enumerate(names):
-            for a in names[j:]:
-                row = {"lhs": a, "rhs": b}
-                if len(groups) > 1:
-                    row["group"] = g + 1
-                for t, m in per.items():
-                    row[t] = float(m.loc[a, b])
-                rows.append(row)
+        part = {"lhs": lhs, "rhs": rhs}
+        if len(groups) > 1:
+            part["group"] = np.full(len(ii), g + 1)
+        for t, m in mats.items():
+            cov = (m if len(groups) == 1 else m[label])["cov"]
+            part[t] = cov.loc[names, names].to_numpy(dtype=float)[ii, jj]
+        parts.append(pd.DataFrame(part))
     cols = RESIDUAL_COLUMNS[:2] + (["group"] if len(groups) > 1 else []) + RESIDUAL_COLUMNS[2:]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.concat(parts, ignore_index=True).reindex(columns=cols)
 
 
 def run_compare(options: StudyOptions, model_paths, log: NoteLog | None = None) -> pd.DataFrame:

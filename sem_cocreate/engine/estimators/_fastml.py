@@ -27,6 +27,7 @@ from scipy.linalg import lapack
 
 
 from ..linalg import NotPositiveDefinite  # noqa: E402,F401  (one class for every estimator)
+from .._frames import frame_rows
 
 
 class FastML:
@@ -54,17 +55,23 @@ class FastML:
         self.pos = {key: np.array(v, dtype=int).reshape(-1, 3) for key, v in pos.items()}
         # gradient read-off per group: parameter index, matrix cell and factor (2 for off-diagonal S)
         self._grad_k = []
+        self._info_idx = []
         self._s_fac = []
         for g in range(self.ngroups):
             pa, ps = self.pos[(g, "A")], self.pos[(g, "S")]
             self._s_fac.append(np.where(ps[:, 1] == ps[:, 2], 1.0, 2.0))
             self._grad_k.append(np.concatenate([pa[:, 0], ps[:, 0]]))
+            # the parameters group g touches, and each position's row among them (the information block)
+            pm = self.pos[(g, "m")]
+            used, inverse = np.unique(np.concatenate([self._grad_k[-1], pm[:, 0]]), return_inverse=True)
+            nk = len(self._grad_k[-1])
+            self._info_idx.append((used, inverse[:nk], inverse[:len(pa)], inverse[nk:]))
         self.row_pos = model.row_pos
         # fixed.x: exogenous observed moments are fixed at their sample values, which change per resample
         ovi = {v: i for i, v in enumerate(model.ov)}
         self._fixed_x = []
         self._fixed_x_rows = []
-        for r, row in enumerate(model.spec.partable.itertuples(index=False)):
+        for r, row in enumerate(frame_rows(model.spec.partable)):
             pos = model.row_pos[r]
             if pos is not None and row.free == 0 and row.exo == 1 and row.op in ("~~", "~1"):
                 self._fixed_x.append((pos, row.op, ovi[row.lhs], ovi.get(row.rhs, -1)))
@@ -239,31 +246,35 @@ class FastML:
             if len(pm) and self.meanstructure:
                 grad += w_g * np.bincount(pm[:, 0], weights=-2.0 * (FE.T @ wvec)[pm[:, 1]], minlength=npar)
             if want_info:
-                info += w_g * self._info_group(g, FE, SF, mean_full, inv)
+                used, block = self._info_group(g, FE, SF, mean_full, inv)
+                info[np.ix_(used, used)] += w_g * block
         return f_total, grad, info
 
     def _info_group(self, g, FE, SF, mean_full, inv):
-        npar = self.npar
+        """Group ``g``'s unit information on the parameters it touches: ``(used, block)``, the block
+        being ``info[np.ix_(used, used)]`` (a multi-group model's groups share few parameters: the
+        full npar x npar matrix per group was most of the cost at 530 parameters)."""
         pa, ps, pm = self.pos[(g, "A")], self.pos[(g, "S")], self.pos[(g, "m")]
+        used, kk, ka, km = self._info_idx[g]
+        m = len(used)
         U = np.concatenate([FE[:, pa[:, 1]], FE[:, ps[:, 1]]], axis=1)          # (p, npos)
         V = np.concatenate([SF[pa[:, 2], :].T, FE[:, ps[:, 2]]], axis=1)
         c = np.concatenate([np.ones(len(pa)), np.where(ps[:, 1] == ps[:, 2], 0.5, 1.0)])
-        k = np.concatenate([pa[:, 0], ps[:, 0]])
         iU, iV = inv @ U, inv @ V
         AA, BB, AB = U.T @ iU, V.T @ iV, U.T @ iV        # (R'u).(R'u) etc. with Sigma^-1 = R R'
         M = (AA * BB + AB * AB.T) * np.outer(c, c)
         # info = K M K' with K[k_j, j] = 1: M's entries summed into the parameters' cells (O(npos^2),
         # not the two npar x npos x npos products of multi-group models with hundreds of parameters)
-        cells = (k[:, None] * npar + k[None, :]).ravel()
-        info = np.bincount(cells, weights=M.ravel(), minlength=npar * npar).reshape(npar, npar)
+        cells = (kk[:, None] * m + kk[None, :]).ravel()
+        block = np.bincount(cells, weights=M.ravel(), minlength=m * m).reshape(m, m)
         if self.meanstructure:
-            dm = np.zeros((npar, self.nobs))
+            dm = np.zeros((m, self.nobs))
             if len(pa):
-                np.add.at(dm, pa[:, 0], (FE[:, pa[:, 1]] * mean_full[pa[:, 2]]).T)
+                np.add.at(dm, ka, (FE[:, pa[:, 1]] * mean_full[pa[:, 2]]).T)
             if len(pm):
-                np.add.at(dm, pm[:, 0], FE[:, pm[:, 1]].T)
-            info += dm @ inv @ dm.T
-        return info
+                np.add.at(dm, km, FE[:, pm[:, 1]].T)
+            block += dm @ inv @ dm.T
+        return used, block
 
     # ------------------------------------------------------------------ optimiser
     def fit(self, stats, start, *, maxit: int = 100, gtol: float = 1e-8):
@@ -578,10 +589,10 @@ class FastML:
         self._std_vl = np.full(n, -1, dtype=int)       # partable row of var(lhs) / var(rhs), for covariances
         self._std_vr = np.full(n, -1, dtype=int)
         var_row = {}
-        for r, row in enumerate(pt.itertuples(index=False)):
+        for r, row in enumerate(frame_rows(pt)):
             if row.op == "~~" and row.lhs == row.rhs:
                 var_row[(int(row.group), row.lhs)] = r
-        for r, row in enumerate(pt.itertuples(index=False)):
+        for r, row in enumerate(frame_rows(pt)):
             g = int(row.group)
             if g < 1 or row.op not in ("=~", "~", "~~", "~1"):
                 continue

@@ -426,9 +426,9 @@ def ordinal_stats(X: np.ndarray, *, gamma: bool = True) -> OrdinalStats:
                               np.array([R[i, j] for (i, j) in pairs])])
     G = None
     if gamma:
-        from threadpoolctl import threadpool_limits
+        from ..._blas import one_blas_thread
 
-        with threadpool_limits(limits=1, user_api="blas"):   # small GEMMs: 1 thread is much faster here
+        with one_blas_thread():   # small GEMMs: 1 thread is much faster here
             G = _gamma(codes, ths, th_start, pairs, pair_info, R, N)
     return OrdinalStats(n=N, thresholds=ths, levels=levels, cor=R, wls_obs=wls_obs, gamma=G,
                         pairs=pairs, empty_pairs=empty)

@@ -336,7 +336,7 @@ def fit_wlsmv(spec, frames, *, group=None):
     Checked against lavaan 0.6.14 ``sem(..., ordered = TRUE, estimator = "WLSMV")`` on
     tests/reference/hs_wlsmv and med9_wlsmv (tests/test_ordinal.py).
     """
-    from threadpoolctl import threadpool_limits
+    from ..._blas import one_blas_thread
 
     from ._polychoric import ordinal_stats
     from ..estimate import SampleStats
@@ -351,7 +351,7 @@ def fit_wlsmv(spec, frames, *, group=None):
     for i, v in enumerate(ov):
         if len(np.unique(X[:, i])) < 2:
             raise DataError(f"item {v!r} has a single observed category; drop it from the model for WLSMV")
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         ost = ordinal_stats(X)
         dspec, q, mapping = _delta_spec(spec, [ost])
         model = _delta_model_class()(dspec)
