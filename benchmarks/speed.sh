@@ -1,7 +1,10 @@
 #!/bin/bash
-# issue 15 rounds 3-4 (2026-12-02): same commands as benchmarks/README "Speed of the whole process"
+# issue 15 rounds 3-5 (2026-12-02/03): same commands as benchmarks/README "Speed of the whole process"
 # every timing line is appended to /tmp/speed_times.txt (the commands' own output goes to /dev/null)
 cd "$(dirname "$0")/.."
+# byte-compile the package first, as "pip install ." does: with PYTHONDONTWRITEBYTECODE=1 (set on these
+# machines) an editable install otherwise recompiles its ~75 modules in every process (~0.2 s each)
+python -m compileall -q sem_cocreate
 T='%U %S %e %M'
 echo "load $(cat /proc/loadavg)"
 for i in 1 2 3; do /usr/bin/time -a -o /tmp/speed_times.txt -f "py1000 $T" python benchmarks/boot_process.py . 1000 auto; done
