@@ -144,3 +144,42 @@ def test_multigroup_factor_scores_match_lavaan(hs_groups):
         lav = pd.read_csv(case.file(f"predict_regression_{group}.csv"))
         mine = ours[ours["group"] == group].drop(columns="group")
         np.testing.assert_allclose(mine.to_numpy(), lav.to_numpy(), atol=EST_ATOL)
+
+
+@pytest.mark.parametrize("name, group", [("diag_hs", None), ("diag_hs_groups", "school"), ("mod_growth", None),
+                                         ("diag_hs_metric", "school")])
+def test_score_information_blocks_equal_the_whole_information(name, group):
+    """modindices() reads the score test's blocks (I11, I12, diag I22) from FastML.score_information,
+    which never forms the candidates-by-candidates block; they equal the whole matrix's slices."""
+    from sem_cocreate.engine.estimators._fastml import FastML, Moments
+
+    case = reference_case(name)
+    if case.meta.get("fun") == "growth":
+        res = sc.growth(case.model, case.data)
+    else:
+        equal = [case.meta["group_equal"]] if case.meta.get("group_equal") else []
+        res = sc.cfa(case.model, case.data, group=group, group_equal=equal)
+    model, stats = res.internals["model"], res.internals["stats"]
+    theta = np.asarray(res.theta, float)
+    fast = FastML(model)
+    mom = Moments(stats.n, stats.cov, stats.mean)
+    _f, grad_full, info = fast.value_grad_info(theta, mom)
+    for split in (model.npar // 3, model.npar - 1):
+        grad, i11, i12, d22 = fast.score_information(theta, mom, split)
+        np.testing.assert_allclose(grad, grad_full, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(i11, info[:split, :split], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(i12, info[:split, split:], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(d22, np.diag(info)[split:], rtol=1e-10, atol=1e-12)
+
+
+def test_score_information_declines_a_scored_parameter_with_two_positions():
+    from sem_cocreate.engine.estimators._fastml import FastML, Moments
+
+    case = reference_case("diag_hs")
+    res = sc.cfa("visual =~ x1 + a*x2 + a*x3\ntextual =~ x4 + x5 + x6", case.data)
+    model, stats = res.internals["model"], res.internals["stats"]
+    fast = FastML(model)
+    shared = int(res.spec.partable.loc[res.spec.partable["label"] == "a", "free"].iloc[0]) - 1
+    mom = Moments(stats.n, stats.cov, stats.mean)
+    assert fast.score_information(np.asarray(res.theta, float), mom, shared) is None
+    assert fast.score_information(np.asarray(res.theta, float), mom, shared + 1) is not None

@@ -150,12 +150,9 @@ def modindices(result, *, sort: bool = True, minimum_value: float = 0.0) -> pd.D
     ov_index = {v: i for i, v in enumerate(spec.ov_names)}
     ext = RAMModel(ext_spec, fixed_x_values=_fixed_x_getter(stats, ov_index))
     theta_ext = np.concatenate([theta, np.array(start_fixed), np.zeros(len(new_rows))])
-    _, grad, info = _value_grad_info(ext, theta_ext, stats)
+    grad, i11, i12, d22 = _score_information(ext, theta_ext, stats, npar)
     N = stats.ntotal
-    i11 = info[:npar, :npar]
-    i12 = info[:npar, npar:]
-    i22 = info[npar:, npar:]
-    v_diag = np.diag(i22) - np.einsum("ij,ij->j", i12, np.linalg.solve(i11, i12))
+    v_diag = d22 - np.einsum("ij,ij->j", i12, np.linalg.solve(i11, i12))
     V = N * v_diag
     d = -N / 2.0 * grad[npar:]
     # lavaan: a score variance below eps^(1/3) (a parameter equivalent to one in the model) is NA
@@ -206,6 +203,27 @@ def modindices(result, *, sort: bool = True, minimum_value: float = 0.0) -> pd.D
     if sort:
         table = table.sort_values("mi", ascending=False, kind="stable")
     return table[cols].reset_index(drop=True)
+
+
+def _score_information(model, theta, stats, npar):
+    """(gradient, I11, I12, diag I22) of the extended model's unit expected information, the model's
+    own ``npar`` parameters first: the closed-form blocks (``FastML.score_information``: the
+    candidates-by-candidates block, (1,200+)^2 cells for the default model, is never formed) where they
+    apply, else sliced from the whole matrix."""
+    from .estimate import _fast_formulas
+
+    fast = _fast_formulas(model)
+    if fast is not None:
+        try:
+            from .estimators._fastml import Moments
+
+            parts = fast.score_information(theta, Moments(stats.n, stats.cov, stats.mean), npar)
+            if parts is not None:
+                return parts
+        except Exception:  # noqa: BLE001 - fall back to the whole information matrix
+            pass
+    _, grad, info = _value_grad_info(model, theta, stats)
+    return grad, info[:npar, :npar], info[:npar, npar:], np.diag(info)[npar:]
 
 
 def _value_grad_info(model, theta, stats):

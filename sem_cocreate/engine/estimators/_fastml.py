@@ -276,6 +276,54 @@ class FastML:
             block += dm @ inv @ dm.T
         return used, block
 
+    def score_information(self, theta, stats, split: int):
+        """The gradient and the parts of the unit expected information a score test needs, with the
+        parameters ``[0, split)`` the model's own and ``[split, npar)`` the ones scored (modification
+        indices): ``(grad, I11, I12, diag I22)``. The scored-by-scored block, most of the full matrix
+        when a thousand parameters are scored, is not formed. ``None`` when a scored parameter has two
+        covariance positions in one group (its diagonal would need their cross terms)."""
+        _f, grad, _ = self.value_grad_info(theta, stats, want_info=False)
+        N = float(sum(stats.n))
+        npar = self.npar
+        cols = np.zeros((npar, split))            # info[:, :split]
+        d22 = np.zeros(npar - split)
+        for g, (_sigma, _mu, _E, FE, SF, mean_full) in enumerate(self.implied(self.matrices(theta))):
+            _logdet, inv = _chol_logdet_inv(_sigma)
+            w_g = stats.n[g] / N
+            pa, ps, pm = self.pos[(g, "A")], self.pos[(g, "S")], self.pos[(g, "m")]
+            used, kk, ka, km = self._info_idx[g]
+            kpos = used[kk]                       # the parameter of every covariance position
+            own, scored = kpos < split, kpos >= split
+            if len(np.unique(kpos[scored])) != int(scored.sum()):
+                return None
+            U = np.concatenate([FE[:, pa[:, 1]], FE[:, ps[:, 1]]], axis=1)          # (p, npos)
+            V = np.concatenate([SF[pa[:, 2], :].T, FE[:, ps[:, 2]]], axis=1)
+            c = np.concatenate([np.ones(len(pa)), np.where(ps[:, 1] == ps[:, 2], 0.5, 1.0)])
+            ucols = used[used < split]            # the own parameters this group touches: the columns
+            iU, iV = inv @ U[:, own], inv @ V[:, own]
+            M = (U.T @ iU * (V.T @ iV) + (U.T @ iV) * (V.T @ iU)) * np.outer(c, c[own])
+            col_of = np.searchsorted(ucols, kpos[own])
+            cells = (kk[:, None] * len(ucols) + col_of[None, :]).ravel()
+            block = np.bincount(cells, weights=M.ravel(), minlength=len(used) * len(ucols)).astype(
+                float, copy=False).reshape(len(used), len(ucols))   # (float also when cells is empty)
+            Uq, Vq = U[:, scored], V[:, scored]
+            iUq, iVq = inv @ Uq, inv @ Vq
+            dq = np.zeros(len(used))
+            dq[kk[scored]] = ((Uq * iUq).sum(0) * (Vq * iVq).sum(0) + (Uq * iVq).sum(0) ** 2) * c[scored] ** 2
+            if self.meanstructure:
+                dm = np.zeros((len(used), self.nobs))
+                if len(pa):
+                    np.add.at(dm, ka, (FE[:, pa[:, 1]] * mean_full[pa[:, 2]]).T)
+                if len(pm):
+                    np.add.at(dm, km, FE[:, pm[:, 1]].T)
+                dmi = dm @ inv
+                block += dmi @ dm[np.searchsorted(used, ucols)].T
+                dq += np.einsum("ij,ij->i", dmi, dm)
+            cols[np.ix_(used, ucols)] += w_g * block
+            sc = used >= split
+            d22[used[sc] - split] += w_g * dq[sc]
+        return grad, cols[:split], cols[split:].T, d22
+
     # ------------------------------------------------------------------ optimiser
     def fit(self, stats, start, *, maxit: int = 100, gtol: float = 1e-8):
         """Fisher scoring from ``start`` with backtracking; returns (theta, converged, message)."""
