@@ -8,7 +8,9 @@
     quality  <- step_measurement.measurement_quality         (reliability, validity, CMV)
     groups   <- step_groups.group_comparisons                (invariance, score tests, path Wald tests)
              +  step_compare.compare_competing               (competing models, mediation types)
-    effects  <- step_mediation.mediation(pending)            (bootstrap / MC / delta intervals, hypotheses)
+    effects  <- step_mediation.mediation(pending)            (bootstrap / MC / delta intervals, hypotheses;
+                                                              the path diagram is started once the
+                                                              estimates are final)
     figures  <- report.start_figures                         (drawn by the worker from here on)
     diagnostics, paper <- step_diagnostics, step_tables      (modification indices, residuals; VIF, f²)
     result   <- StudyResult(...)                             (.write() writes the folder and the report)
@@ -100,15 +102,20 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
         from .step_compare import compare_competing
 
         groups.update(compare_competing(options, inputs, choice, fits, log))
-        effects = step_mediation.mediation(options, inputs, choice, fits, log, pending=pending)
         result = fits.result
         r2 = result.r2.copy()
         if len(result.spec.groups) == 1:
             r2 = r2.drop(columns="group")
-        # the last figures are drawn in the worker while the diagnostics and the paper's tables are computed
+
+        def draw_path_diagram(estimates):      # as soon as the estimates are final (indirect effects next)
+            figures.update(start_figures(estimates=estimates, r2=r2, jobs=fig_jobs, only=("path_diagram",)))
+
+        effects = step_mediation.mediation(options, inputs, choice, fits, log, pending=pending,
+                                           on_estimates=draw_path_diagram)
+        # the last figure is drawn in the worker while the diagnostics and the paper's tables are computed
         figures.update(start_figures(estimates=effects.estimates, r2=r2, indirect=effects.indirect,
                                      invariance=groups.get("invariance"), jobs=fig_jobs,
-                                     only=("path_diagram", "indirect_effects")))
+                                     only=("indirect_effects",)))
         diagnostics = step_diagnostics.diagnostics(options, fits, log)
         from . import step_tables
 

@@ -70,7 +70,11 @@ def start_bootstrap(options: StudyOptions, fits, log: NoteLog):
                      scheduler=options.scheduler, progress=sys.stderr.isatty())
 
 
-def mediation(options: StudyOptions, inputs, choice, fits, log: NoteLog, pending=None) -> Mediation:
+def mediation(options: StudyOptions, inputs, choice, fits, log: NoteLog, pending=None,
+              on_estimates=None) -> Mediation:
+    """The estimates with their intervals, the indirect effects and the hypotheses; ``on_estimates``
+    is called with the final estimates table as soon as it is there (the study starts drawing the path
+    diagram then, while the indirect effects are tabulated)."""
     result = fits.result
     spec = result.spec
     estimates = result.estimates
@@ -98,6 +102,8 @@ def mediation(options: StudyOptions, inputs, choice, fits, log: NoteLog, pending
         with log.capture("Monte Carlo intervals"):
             estimates = monte_carlo_estimates(result, n_draws=20000, seed=options.seed)
         method = "mc"
+    if on_estimates is not None:
+        on_estimates(estimates)
     indirect = None
     if len(spec.defined):
         from ..inference.mediation import indirect_table
