@@ -109,6 +109,8 @@ def test_a_finished_command_ends_the_pool_before_the_process_exits():
 
     submit_background(_square_and_pid, [(3,)])[0].result()
     manager = reusable_executor._executor._executor_manager_thread
+    feeder = reusable_executor._executor._call_queue._thread      # releases the queue's semaphore as it ends
     assert manager is not None and manager.is_alive()
     cli._finish_workers()
     assert not manager.is_alive()
+    assert feeder is None or not feeder.is_alive()
