@@ -114,3 +114,28 @@ def test_a_finished_command_ends_the_pool_before_the_process_exits():
     cli._finish_workers()
     assert not manager.is_alive()
     assert feeder is None or not feeder.is_alive()
+
+
+def test_pool_threads_are_quiet_while_the_pool_ends():
+    """An exception in loky's own threads while the pool is shut down is not printed (seen once: a
+    KeyError in the manager thread after a one-line input error); other threads' still are."""
+    import threading
+
+    from sem_cocreate.inference.parallel import _pool_threads_quiet
+
+    seen = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: seen.append(args.thread.name)
+    try:
+        def boom():
+            raise KeyError(1)
+
+        with _pool_threads_quiet():
+            for name in ("ExecutorManagerThread", "some-other-thread"):
+                t = threading.Thread(target=boom, name=name)
+                t.start()
+                t.join()
+        assert seen == ["some-other-thread"]
+        assert threading.excepthook is not previous          # our test hook is back
+    finally:
+        threading.excepthook = previous
