@@ -50,7 +50,3 @@ def hold_one_blas_thread() -> None:
         _STATE["held"] = threadpool_limits(limits=1)      # never restored
         _STATE["depth"] += 1
 
-
-def blas_held() -> bool:
-    """Whether :func:`hold_one_blas_thread` applies in this process."""
-    return _STATE["held"] is not None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import ModelSyntaxError
+from ._frames import frame_rows
 
 OPERATORS = ("=~", ":=", "~~", "==", "<~", "~", "<", ">", "|")
 _OP_RE = re.compile(r"(=~|:=|~~|==|<~|~|<|>|\|)")
@@ -584,8 +585,6 @@ def _apply_group_equal(pt, group_equal, group_partial, lv_names, ov_nox) -> None
     """Label parameters equal across groups (lavaan's group.equal), in place."""
     lv = set(lv_names)
     partial = {_canonical_par(p) for p in group_partial}
-    from ._frames import frame_rows
-
     known = {_canonical_par(f"{r.lhs}{r.op}{r.rhs}") for r in frame_rows(pt)}
     unknown = [p for p in group_partial if _canonical_par(p) not in known]
     if unknown:

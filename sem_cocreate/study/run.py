@@ -78,12 +78,11 @@ def run_study(options: StudyOptions | None = None, **kwargs) -> StudyResult:
     # small dense matrices everywhere: one BLAS thread is faster than several (and workers are parallel)
     with one_blas_thread():
         if options.scheduler is None:
-            from ..inference.parallel import start_background
+            from ..inference.parallel import run_in_background, start_background
+            from ..report.figures import warm_up
 
             # the worker starts while the data are read and the models fitted: it is up for the bootstrap
             start_background("sem_cocreate.inference.bootstrap", "sem_cocreate.engine.fit", jobs=options.jobs)
-            from ..inference.parallel import run_in_background
-            from ..report.figures import warm_up
 
             # then matplotlib for the report's figures, while the data are still read (it would be idle)
             run_in_background(warm_up, jobs=options.jobs)     # (deferred, i.e. never run, with --jobs N)

@@ -250,16 +250,32 @@ class FastML:
                 info[np.ix_(used, used)] += w_g * block
         return f_total, grad, info
 
+    def _info_parts(self, g, FE, SF, mean_full):
+        """Group ``g``'s pieces of the information: for each covariance position (A entries, then S
+        entries) the columns ``U``, ``V`` of dSigma = U V' + V U' and its factor ``c`` (1/2 on S's
+        diagonal), and with a mean structure ``dm``, d mu / d parameter on the rows of ``used``
+        (:attr:`_info_idx`); ``None`` without one."""
+        pa, ps, pm = self.pos[(g, "A")], self.pos[(g, "S")], self.pos[(g, "m")]
+        used, _kk, ka, km = self._info_idx[g]
+        U = np.concatenate([FE[:, pa[:, 1]], FE[:, ps[:, 1]]], axis=1)          # (p, npos)
+        V = np.concatenate([SF[pa[:, 2], :].T, FE[:, ps[:, 2]]], axis=1)
+        c = np.concatenate([np.ones(len(pa)), np.where(ps[:, 1] == ps[:, 2], 0.5, 1.0)])
+        dm = None
+        if self.meanstructure:
+            dm = np.zeros((len(used), self.nobs))
+            if len(pa):
+                np.add.at(dm, ka, (FE[:, pa[:, 1]] * mean_full[pa[:, 2]]).T)
+            if len(pm):
+                np.add.at(dm, km, FE[:, pm[:, 1]].T)
+        return U, V, c, dm
+
     def _info_group(self, g, FE, SF, mean_full, inv):
         """Group ``g``'s unit information on the parameters it touches: ``(used, block)``, the block
         being ``info[np.ix_(used, used)]`` (a multi-group model's groups share few parameters: the
         full npar x npar matrix per group was most of the cost at 530 parameters)."""
-        pa, ps, pm = self.pos[(g, "A")], self.pos[(g, "S")], self.pos[(g, "m")]
-        used, kk, ka, km = self._info_idx[g]
+        used, kk = self._info_idx[g][:2]
         m = len(used)
-        U = np.concatenate([FE[:, pa[:, 1]], FE[:, ps[:, 1]]], axis=1)          # (p, npos)
-        V = np.concatenate([SF[pa[:, 2], :].T, FE[:, ps[:, 2]]], axis=1)
-        c = np.concatenate([np.ones(len(pa)), np.where(ps[:, 1] == ps[:, 2], 0.5, 1.0)])
+        U, V, c, dm = self._info_parts(g, FE, SF, mean_full)
         iU, iV = inv @ U, inv @ V
         AA, BB, AB = U.T @ iU, V.T @ iV, U.T @ iV        # (R'u).(R'u) etc. with Sigma^-1 = R R'
         M = (AA * BB + AB * AB.T) * np.outer(c, c)
@@ -267,12 +283,7 @@ class FastML:
         # not the two npar x npos x npos products of multi-group models with hundreds of parameters)
         cells = (kk[:, None] * m + kk[None, :]).ravel()
         block = np.bincount(cells, weights=M.ravel(), minlength=m * m).reshape(m, m)
-        if self.meanstructure:
-            dm = np.zeros((m, self.nobs))
-            if len(pa):
-                np.add.at(dm, ka, (FE[:, pa[:, 1]] * mean_full[pa[:, 2]]).T)
-            if len(pm):
-                np.add.at(dm, km, FE[:, pm[:, 1]].T)
+        if dm is not None:
             block += dm @ inv @ dm.T
         return used, block
 
@@ -290,15 +301,12 @@ class FastML:
         for g, (_sigma, _mu, _E, FE, SF, mean_full) in enumerate(self.implied(self.matrices(theta))):
             _logdet, inv = _chol_logdet_inv(_sigma)
             w_g = stats.n[g] / N
-            pa, ps, pm = self.pos[(g, "A")], self.pos[(g, "S")], self.pos[(g, "m")]
-            used, kk, ka, km = self._info_idx[g]
+            used, kk = self._info_idx[g][:2]
             kpos = used[kk]                       # the parameter of every covariance position
             own, scored = kpos < split, kpos >= split
             if len(np.unique(kpos[scored])) != int(scored.sum()):
                 return None
-            U = np.concatenate([FE[:, pa[:, 1]], FE[:, ps[:, 1]]], axis=1)          # (p, npos)
-            V = np.concatenate([SF[pa[:, 2], :].T, FE[:, ps[:, 2]]], axis=1)
-            c = np.concatenate([np.ones(len(pa)), np.where(ps[:, 1] == ps[:, 2], 0.5, 1.0)])
+            U, V, c, dm = self._info_parts(g, FE, SF, mean_full)
             ucols = used[used < split]            # the own parameters this group touches: the columns
             iU, iV = inv @ U[:, own], inv @ V[:, own]
             M = (U.T @ iU * (V.T @ iV) + (U.T @ iV) * (V.T @ iU)) * np.outer(c, c[own])
@@ -310,12 +318,7 @@ class FastML:
             iUq, iVq = inv @ Uq, inv @ Vq
             dq = np.zeros(len(used))
             dq[kk[scored]] = ((Uq * iUq).sum(0) * (Vq * iVq).sum(0) + (Uq * iVq).sum(0) ** 2) * c[scored] ** 2
-            if self.meanstructure:
-                dm = np.zeros((len(used), self.nobs))
-                if len(pa):
-                    np.add.at(dm, ka, (FE[:, pa[:, 1]] * mean_full[pa[:, 2]]).T)
-                if len(pm):
-                    np.add.at(dm, km, FE[:, pm[:, 1]].T)
+            if dm is not None:
                 dmi = dm @ inv
                 block += dmi @ dm[np.searchsorted(used, ucols)].T
                 dq += np.einsum("ij,ij->i", dmi, dm)
