@@ -49,4 +49,3 @@ def hold_one_blas_thread() -> None:
 
         _STATE["held"] = threadpool_limits(limits=1)      # never restored
         _STATE["depth"] += 1
-
